@@ -499,8 +499,10 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
             if let Some(r) = p.registrations.last_mut() {
                 r.end = Some((d, EndReason::MovedAway));
             }
-        } else if roll < leave + 0.02 && world.practices.len() > 1 {
-            let t = day_in(rng, from, ye);
+        } else if roll < leave + 0.02 && world.practices.len() > 1 && from + 30 < end {
+            // A move to another practice, with up to two weeks between registrations; the new
+            // one starts before the extract date.
+            let t = day_in(rng, from, ye.min(end - 16));
             let old = p.registrations.last().map_or(0, |r| r.practice);
             let mut new = world.pick_practice(rng);
             if new == old {

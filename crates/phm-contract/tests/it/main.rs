@@ -1,0 +1,3 @@
+//! Integration tests of `phm-contract`.
+
+mod nhs_oracle;

@@ -1,0 +1,107 @@
+//! The population is realistic where it can be checked, and its NHS numbers are valid test
+//! numbers by an independent implementation.
+
+use std::io::Write as _;
+
+use crate::check;
+
+/// AUROC by pairwise comparison (no shared code with the generator's rank formula).
+fn auroc_pairwise(scores: &[(f64, bool)]) -> f64 {
+    let pos: Vec<f64> = scores.iter().filter(|s| s.1).map(|s| s.0).collect();
+    let neg: Vec<f64> = scores.iter().filter(|s| !s.1).map(|s| s.0).collect();
+    let mut wins = 0.0;
+    for p in &pos {
+        for n in &neg {
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (pos.len() * neg.len()) as f64
+}
+
+#[test]
+fn oracle_auroc_is_like_published_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    let summary = phm_testkit::synth(&out, 12_000, 6, 3, 0.0);
+    // Recompute from truth/risk.csv: the year starting on the reference date.
+    let risk = std::fs::read_to_string(out.join("truth/risk.csv")).unwrap();
+    let scores: Vec<(f64, bool)> = risk
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",2025-04-01,1,"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[3].parse().unwrap(), f[4] != "0")
+        })
+        .collect();
+    let admitted = scores.iter().filter(|s| s.1).count();
+    assert!(
+        scores.len() > 9_000 && admitted > 300,
+        "{} at risk, {admitted} admitted",
+        scores.len()
+    );
+    let auroc = auroc_pairwise(&scores);
+    assert!((0.70..=0.85).contains(&auroc), "oracle AUROC {auroc}");
+    let printed = summary.oracle_auroc.unwrap();
+    assert!(
+        (printed - auroc).abs() < 1e-3,
+        "printed {printed}, recomputed {auroc}"
+    );
+    assert!(summary.render().contains("oracle AUROC"));
+    // Emergency admissions per person-year near England's 0.11.
+    let s = &summary.stats;
+    let rate = s.emergency as f64 / s.person_years;
+    assert!((0.08..0.14).contains(&rate), "{rate}");
+    let deaths = s.deaths as f64 / s.person_years;
+    assert!((0.006..0.015).contains(&deaths), "{deaths}");
+}
+
+#[test]
+fn every_nhs_number_is_a_valid_test_number_by_the_nhs_number_package() {
+    let set = crate::sample();
+    let reading = check::read(set);
+    let defective: std::collections::HashSet<(&str, u64)> = reading
+        .found
+        .iter()
+        .filter(|(_, _, k)| {
+            k.starts_with("nhs_number_") && k != "nhs_number_spaced" || k == "missing_required"
+        })
+        .map(|(f, l, _)| (f.as_str(), *l))
+        .collect();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let mut n = 0;
+    for r in &reading.rows {
+        let f = &r.fields;
+        if defective.contains(&(r.file.as_str(), r.line)) || f[0].is_empty() {
+            continue;
+        }
+        writeln!(file, "{}", f[0]).unwrap();
+        n += 1;
+    }
+    file.flush().unwrap();
+    assert!(n > 100_000, "{n}");
+    let script = r#"
+import sys, nhs_number
+from nhs_number import standardise_format
+bad = not_test = total = 0
+for line in open(sys.argv[1]):
+    raw = line.rstrip("\n")
+    total += 1
+    if not nhs_number.is_valid(raw):
+        bad += 1
+    elif not standardise_format(raw).startswith("999"):
+        not_test += 1
+print(f"numbers {total} invalid {bad} outside_test_range {not_test}")
+"#;
+    let report = phm_testkit::run_oracle(script, &[file.path()]);
+    assert!(
+        report.contains(&format!("numbers {n} invalid 0 outside_test_range 0")),
+        "{report}"
+    );
+}

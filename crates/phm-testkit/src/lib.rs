@@ -1,0 +1,83 @@
+//! Shared test support for phm's crates (a dev-dependency only, never shipped).
+//!
+//! It owns three things tests need again and again: where the repository is, the Python
+//! oracle environment (built by `scripts/oracle-venv.sh`, the same script CI runs), and
+//! small synthetic sets made by `phm-synth`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root exists")
+}
+
+/// The oracle environment's Python, built on first use. Panics with the script's output if
+/// it cannot be built: a test that needs the oracle must not pass without it.
+pub fn oracle_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let script = repo_root().join("scripts/oracle-venv.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .output()
+                .expect("bash runs scripts/oracle-venv.sh");
+            assert!(
+                out.status.success(),
+                "scripts/oracle-venv.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8(out.stdout).expect("UTF-8 path");
+            PathBuf::from(
+                stdout
+                    .lines()
+                    .last()
+                    .expect("script prints the python path")
+                    .trim(),
+            )
+        })
+        .clone()
+}
+
+/// Run a Python script in the oracle environment with arguments; returns stdout, panics
+/// with stderr on failure.
+pub fn run_oracle(script: &str, args: &[&Path]) -> String {
+    let out = Command::new(oracle_python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("oracle python runs");
+    assert!(
+        out.status.success(),
+        "oracle script failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Generate a synthetic set into `dir` (which must not exist).
+pub fn synth(
+    dir: &Path,
+    patients: usize,
+    practices: usize,
+    seed: u64,
+    defect_rate: f64,
+) -> phm_synth::summary::Summary {
+    let cfg = phm_synth::SynthConfig {
+        patients,
+        practices,
+        seed,
+        as_of: phm_synth::date::from_ymd(2025, 4, 1),
+        years_before: 4,
+        defect_rate,
+        out: dir.to_owned(),
+        force: false,
+    };
+    phm_synth::generate(cfg, &|_| {}).expect("synthetic set generated")
+}
