@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use phm_contract::nhs::{self, NhsNumber};
 
-/// A small deterministic generator (SplitMix64), so the test needs no RNG crate.
+/// A small deterministic generator (`SplitMix64`), so the test needs no RNG crate.
 struct SplitMix(u64);
 
 impl SplitMix {
