@@ -182,10 +182,8 @@ fn problem(
             return Some("date_in_future");
         }
     }
-    if let Some(i) = contract.submitter_index() {
-        if fields[i] != org {
-            return Some("wrong_submitter");
-        }
+    if contract.submitter_index().is_some_and(|i| fields[i] != org) {
+        return Some("wrong_submitter");
     }
     if nhs.len() != 10 {
         return Some("nhs_number_spaced");
