@@ -866,9 +866,10 @@ pub fn local_patient_id(patient: usize, trust: usize) -> String {
 
 /// A provider spell number, unique across patients.
 pub fn spell_id(patient: usize, k: usize) -> String {
+    // Twelve digits: no ten-digit run that could be mistaken for an NHS number.
     let n = (patient as u64 * 64 + (k as u64 % 64) + 12_345).wrapping_mul(2_654_435_761)
-        % 10_000_000_000;
-    format!("S{n:010}")
+        % 1_000_000_000_000;
+    format!("S{n:012}")
 }
 
 fn write_tenths(b: &mut Vec<u8>, v: i32) {

@@ -103,3 +103,55 @@ print(f"numbers {total} invalid {bad} outside_test_range {not_test}")
         "{report}"
     );
 }
+
+/// The check the team's pre-stop hook runs on committed files: no ten-digit number (alone,
+/// or written 3-3-4 with spaces or hyphens) that is Modulus 11 valid and outside `999`.
+#[test]
+#[allow(clippy::many_single_char_names)]
+fn no_file_holds_a_valid_nhs_number_outside_the_test_range() {
+    fn scan(path: &std::path::Path, hits: &mut Vec<String>) {
+        for e in std::fs::read_dir(path).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                scan(&p, hits);
+                continue;
+            }
+            let b = std::fs::read(&p).unwrap();
+            let mut i = 0;
+            while i < b.len() {
+                if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_digit()) {
+                    i += 1;
+                    continue;
+                }
+                // Collect up to ten digits allowing one separator after the 3rd and 6th.
+                let mut digits = Vec::new();
+                let mut j = i;
+                while j < b.len() && digits.len() < 10 {
+                    if b[j].is_ascii_digit() {
+                        digits.push(b[j]);
+                    } else if (digits.len() == 3 || digits.len() == 6)
+                        && (b[j] == b' ' || b[j] == b'-')
+                        && j + 1 < b.len()
+                        && b[j + 1].is_ascii_digit()
+                    {
+                    } else {
+                        break;
+                    }
+                    j += 1;
+                }
+                let bounded = j >= b.len() || !b[j].is_ascii_digit();
+                if digits.len() == 10 && bounded {
+                    let s = String::from_utf8(digits).unwrap();
+                    if !s.starts_with("999") && phm_contract::nhs::is_valid(&s) {
+                        hits.push(format!("{}: {s}", p.display()));
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    scan(crate::sample(), &mut hits);
+    scan(&phm_testkit::repo_root().join("data-samples"), &mut hits);
+    assert!(hits.is_empty(), "{:?}", &hits[..hits.len().min(5)]);
+}
