@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # phm's demo on a fresh machine (needs only the Rust toolchain).
-# Until the pipeline stages exist, the demo is the synthetic population they will run on:
-# it generates the committed sample into a temporary folder, prints the realism summary, and
-# checks that the result is byte-identical to data-samples/synth (same settings, same bytes).
+# 1. Generates the synthetic sample into a temporary folder, prints its realism summary, and
+#    checks it is byte-identical to the committed data-samples/synth (same settings, same bytes).
+# 2. Makes a fresh pseudonymisation key and ingests the committed sample with the pipeline
+#    definition pipeline/demo.toml: validation, quarantine, opt-outs, pseudonymisation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cargo run --quiet -p phm -- synth --patients 2000 --practices 10 --seed 7 --years-before 3 --out "$tmp/synth"
-echo
-echo "Files written:"
-(cd "$tmp/synth" && find . -type f | sort | sed 's/^\.\//  /' | head -20 && echo "  ... $(find . -type f | wc -l) files in all")
+cargo build --quiet -p phm
+phm=${CARGO_TARGET_DIR:-target}/debug/phm
+
+echo "== phm synth: the synthetic ICB the pipeline runs on"
+"$phm" synth --patients 2000 --practices 10 --seed 7 --years-before 3 --out "$tmp/synth"
 if diff -r data-samples/synth "$tmp/synth" >/dev/null; then
   echo "Byte-identical to the committed sample in data-samples/synth."
 else
@@ -18,3 +20,13 @@ else
   echo "hint: if the generator changed on purpose, regenerate the sample (see data-samples/README.md)" >&2
   exit 1
 fi
+
+echo
+echo "== phm key new + phm ingest --pipeline pipeline/demo.toml"
+"$phm" key new --out "$tmp/demo.key"
+"$phm" ingest --pipeline pipeline/demo.toml --key "$tmp/demo.key" --out "$tmp/run" --identifiable "$tmp/identifiable"
+echo
+echo "Pseudonymised zone (what analysts get):"
+(cd "$tmp/run" && find . -type f | sort | sed 's/^\.\//  /' | head -8 && echo "  ... $(find . -type f | wc -l) files")
+echo "Identifiable zone (quarantine, stays with the DSCRO):"
+(cd "$tmp/identifiable" && find . -type f | sort | sed 's/^\.\//  /' | head -5 && echo "  ... $(find . -type f | wc -l) files")

@@ -2,9 +2,10 @@
 //!
 //! `phm-contract` owns what every other crate agrees on about incoming data: the contract of
 //! each extract (loaded from `schemas/`), the [`NhsNumber`] type with Modulus 11 validation,
-//! and the closed list of quarantine [`Reason`]s. It reads no extract and writes nothing.
+//! the closed list of quarantine [`Reason`]s, and strict parsing of the dates contracts allow. It reads no extract and writes nothing.
 
 mod contract;
+pub mod date;
 pub mod nhs;
 mod reason;
 

@@ -12,7 +12,7 @@
 //! and the output folder appears only when complete.
 
 pub mod codes;
-pub mod date;
+pub use phm_contract::date;
 pub mod model;
 pub mod params;
 pub mod rows;

@@ -1,5 +1,8 @@
 //! `phm`: the command line. Parses arguments, calls a library crate, prints the result.
 
+mod ingest;
+mod pipeline;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +30,26 @@ enum Command {
     Synth(SynthArgs),
     /// List the extract contracts in `schemas/` and their columns.
     Contracts,
+    /// Manage pseudonymisation keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Validate, quarantine, opt out, generalise and pseudonymise extracts (the identifiable
+    /// zone's one step).
+    #[command(after_long_help = ingest::HELP)]
+    Ingest(ingest::IngestArgs),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write a fresh random 32-byte key to a new file readable only by you (mode 0600).
+    #[command(
+        after_long_help = "Example:\n  phm key new --out ~/.config/phm/icb.key\n\nKeep the key outside both zones. Anyone holding it and an NHS number can compute that\npatient's pseudonym; a new key gives pseudonyms with nothing in common with the old."
+    )]
+    New {
+        /// The key file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 const SYNTH_HELP: &str = "\
@@ -77,7 +100,7 @@ struct SynthArgs {
     force: bool,
 }
 
-fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("`{s}` is not a date in the form YYYY-MM-DD"))
 }
@@ -120,7 +143,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             contracts();
             Ok(())
         }
+        Command::Key(KeyCommand::New { out }) => key_new(&out),
+        Command::Ingest(args) => ingest::run(&args),
     }
+}
+
+#[allow(clippy::print_stdout)]
+fn key_new(out: &std::path::Path) -> anyhow::Result<()> {
+    let key = phm_ingest::PseudonymKey::create(out)?;
+    println!(
+        "Wrote a new key to `{}` (mode 0600), key id {}",
+        out.display(),
+        key.id()
+    );
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)]

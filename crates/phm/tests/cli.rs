@@ -156,3 +156,165 @@ fn contracts_lists_every_extract() {
         );
     }
 }
+
+#[test]
+fn key_new_writes_a_private_key_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let k = tmp.path().join("icb.key");
+    let out = phm(&["key", "new", "--out", k.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::metadata(&k).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let key_text = std::fs::read_to_string(&k).unwrap();
+    assert!(
+        !text(&out.stdout).contains(key_text.trim()),
+        "the key is never printed"
+    );
+    let again = phm(&["key", "new", "--out", k.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&k).unwrap(), key_text);
+}
+
+#[test]
+fn ingest_refuses_a_key_others_can_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let k = tmp.path().join("icb.key");
+    assert!(
+        phm(&["key", "new", "--out", k.to_str().unwrap()])
+            .status
+            .success()
+    );
+    std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipeline/demo.toml");
+    let out = phm(&[
+        "ingest",
+        "--pipeline",
+        demo,
+        "--key",
+        k.to_str().unwrap(),
+        "--out",
+        tmp.path().join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("chmod 600") && !tmp.path().join("run").exists(),
+        "{err}"
+    );
+}
+
+/// After ingest at the most verbose log level, no input NHS number (with or without spaces),
+/// date of birth, full postcode or name occurs in the pseudonymised zone, the manifest, or
+/// anything printed.
+#[test]
+fn ingest_leaks_no_identifier_into_outputs_manifest_or_logs() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    assert!(
+        phm(&[
+            "synth",
+            "--patients",
+            "400",
+            "--practices",
+            "3",
+            "--out",
+            set.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let k = tmp.path().join("k.key");
+    assert!(
+        phm(&["key", "new", "--out", k.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let run = tmp.path().join("run");
+    let out = phm(&[
+        "-vvv",
+        "ingest",
+        "--extracts",
+        set.join("extracts").to_str().unwrap(),
+        "--postcode-lookup",
+        set.join("lookups/postcode_lsoa.csv").to_str().unwrap(),
+        "--key",
+        k.to_str().unwrap(),
+        "--reference-date",
+        "2025-04-01",
+        "--extract-date",
+        "2026-04-01",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let logs = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        logs.contains("file ingested") && logs.contains("rows_in"),
+        "verbose logs were written"
+    );
+
+    // Identifiers from the registrations.
+    let mut ids: Vec<String> = Vec::new();
+    for f in std::fs::read_dir(set.join("extracts/gp_registrations")).unwrap() {
+        let body = String::from_utf8_lossy(&std::fs::read(f.unwrap().path()).unwrap()).into_owned();
+        for line in body.lines().skip(1) {
+            let v: Vec<&str> = line.split(',').collect();
+            let nhs: String = v[0].chars().filter(char::is_ascii_digit).collect();
+            if nhs.len() == 10 {
+                ids.push(format!("{} {} {}", &nhs[..3], &nhs[3..6], &nhs[6..]));
+                ids.push(nhs);
+            }
+            ids.extend([v[4].to_owned(), v[6].to_owned(), v[6].replace(' ', "")]);
+            ids.extend(
+                [v[2], v[3]]
+                    .iter()
+                    .filter(|n| n.chars().count() >= 4)
+                    .map(|n| (*n).to_owned()),
+            );
+        }
+    }
+    ids.retain(|s| s.len() >= 4);
+    ids.sort();
+    ids.dedup();
+    assert!(ids.len() > 1000);
+
+    // Everything in the pseudonymised zone, as text: manifest bytes and every string value.
+    let mut haystack = logs;
+    haystack.push_str(&std::fs::read_to_string(run.join("ingest-manifest.json")).unwrap());
+    let mut stack = vec![run.clone()];
+    let mut datasets = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                datasets += 1;
+                let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+                    .finish()
+                    .unwrap();
+                for c in df.columns() {
+                    haystack.push_str(c.name());
+                    if c.dtype() == &DataType::String {
+                        for v in c.str().unwrap().iter().flatten() {
+                            haystack.push_str(v);
+                            haystack.push('\n');
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(datasets > 20);
+    for id in &ids {
+        assert!(
+            !haystack.contains(id.as_str()),
+            "an identifier of the input reached the pseudonymised zone or the logs"
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The ingest manifest: for every file, its BLAKE3 hash and where every row went, with the
+//! check `rows_in == rows_out + quarantined + opted_out`. It holds counts, hashes and the key
+//! id, never a row, an identifier or a key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::key::PseudonymKey;
+use crate::optout::OptOuts;
+use crate::{Counts, IngestConfig};
+use phm_contract::Reason;
+use phm_contract::date;
+
+/// Where the rows of one file went.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// File, relative to the extracts folder.
+    pub file: String,
+    /// Extract name.
+    pub extract: String,
+    /// Submitting organisation (ODS code).
+    pub submitter: String,
+    /// BLAKE3 hash of the file's bytes.
+    pub input_blake3: String,
+    /// Data rows read.
+    pub rows_in: u64,
+    /// Rows written to the pseudonymised zone.
+    pub rows_out: u64,
+    /// Quarantined rows by reason.
+    pub quarantined: Counts,
+    /// Opted-out rows by reason.
+    pub opted_out: Counts,
+    /// Whether `rows_in == rows_out + quarantined + opted_out`.
+    pub conservation_holds: bool,
+}
+
+impl FileReport {
+    pub(crate) fn new(
+        file: String,
+        extract: String,
+        submitter: String,
+        input_blake3: String,
+        rows_in: u64,
+    ) -> Self {
+        FileReport {
+            file,
+            extract,
+            submitter,
+            input_blake3,
+            rows_in,
+            rows_out: 0,
+            quarantined: Counts::new(),
+            opted_out: Counts::new(),
+            conservation_holds: false,
+        }
+    }
+    pub(crate) fn quarantine(&mut self, r: Reason) {
+        *self.quarantined.entry(r.code().to_owned()).or_default() += 1;
+    }
+    pub(crate) fn opt_out(&mut self, reason: &str) {
+        *self.opted_out.entry(reason.to_owned()).or_default() += 1;
+    }
+    /// Quarantined rows, all reasons.
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+    /// Opted-out rows, all reasons.
+    pub fn opted_out_total(&self) -> u64 {
+        self.opted_out.values().sum()
+    }
+    /// The conservation check.
+    pub fn conserves(&self) -> bool {
+        self.rows_in == self.rows_out + self.quarantined_total() + self.opted_out_total()
+    }
+}
+
+/// Totals over files.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    /// Files.
+    pub files: u64,
+    /// Rows read.
+    pub rows_in: u64,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Quarantined by reason.
+    pub quarantined: Counts,
+    /// Opted out by reason.
+    pub opted_out: Counts,
+}
+
+impl Totals {
+    fn add(&mut self, r: &FileReport) {
+        self.files += 1;
+        self.rows_in += r.rows_in;
+        self.rows_out += r.rows_out;
+        for (k, v) in &r.quarantined {
+            *self.quarantined.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &r.opted_out {
+            *self.opted_out.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// The stage's manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Always `ingest`.
+    pub stage: &'static str,
+    /// phm version.
+    pub phm_version: &'static str,
+    /// Reference date.
+    pub reference_date: String,
+    /// Extract date.
+    pub extract_date: String,
+    /// Identifier of the pseudonymisation key (not the key).
+    pub key_id: String,
+    /// How pseudonyms are made.
+    pub pseudonym: &'static str,
+    /// Opt-out settings and how many patients each removed.
+    pub opt_outs: OptOutSummary,
+    /// Per file.
+    pub files: Vec<FileReport>,
+    /// Per extract.
+    pub extracts: BTreeMap<String, Totals>,
+    /// Over everything.
+    pub totals: Totals,
+}
+
+/// Opt-out settings and counts of patients.
+#[derive(Debug, Clone, Serialize)]
+pub struct OptOutSummary {
+    /// Programme codes applied.
+    pub programme_codes: Vec<String>,
+    /// Whether the national data opt-out applies to this flow.
+    pub national_applied: bool,
+    /// Patients removed, by reason.
+    pub patients: Counts,
+}
+
+impl Manifest {
+    pub(crate) fn new(
+        cfg: &IngestConfig,
+        key: &PseudonymKey,
+        opt_outs: &OptOuts,
+        files: Vec<FileReport>,
+    ) -> Self {
+        let mut files = files;
+        for f in &mut files {
+            f.conservation_holds = f.conserves();
+        }
+        let mut extracts: BTreeMap<String, Totals> = BTreeMap::new();
+        let mut totals = Totals::default();
+        for f in &files {
+            extracts.entry(f.extract.clone()).or_default().add(f);
+            totals.add(f);
+        }
+        Manifest {
+            stage: "ingest",
+            phm_version: env!("CARGO_PKG_VERSION"),
+            reference_date: date::iso(cfg.reference_date),
+            extract_date: date::iso(cfg.extract_date),
+            key_id: key.id(),
+            pseudonym: "BLAKE3 keyed hash of the 10 ASCII digits of the normalised NHS number, lowercase hex",
+            opt_outs: OptOutSummary {
+                programme_codes: cfg.programme_opt_out_codes.clone(),
+                national_applied: cfg.national_opt_out,
+                patients: opt_outs
+                    .counts()
+                    .iter()
+                    .map(|(r, n)| (r.code().to_owned(), *n as u64))
+                    .collect(),
+            },
+            files,
+            extracts,
+            totals,
+        }
+    }
+
+    /// Write as pretty JSON.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text + "\n")
+    }
+}

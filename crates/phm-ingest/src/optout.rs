@@ -1,0 +1,253 @@
+//! Opt-outs: who is removed from every extract before anything is pseudonymised.
+//!
+//! - Type 1 (dissent from secondary use of GP data): the patient's latest dissent or
+//!   withdrawal code in GP events on or before the extract date decides; a dissent and a
+//!   withdrawal on the same day count as dissent.
+//! - Programme opt-outs (population health management, risk stratification): codes from the
+//!   pipeline definition; any such code on or before the extract date removes the patient.
+//! - The national data opt-out list, when the pipeline definition says the flow needs it.
+//!
+//! Only valid GP event rows count: a code on a quarantined row decides nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use phm_contract::date::Day;
+use phm_contract::{Contract, NhsNumber};
+
+use crate::validate::Validator;
+
+/// Why a patient is opted out (the first that applies, in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OptOutReason {
+    /// Type 1 dissent in force.
+    Type1,
+    /// A programme opt-out code.
+    Programme,
+    /// On the national data opt-out list.
+    National,
+}
+
+impl OptOutReason {
+    /// Code in the manifest.
+    pub fn code(self) -> &'static str {
+        match self {
+            OptOutReason::Type1 => "type1_opt_out",
+            OptOutReason::Programme => "programme_opt_out",
+            OptOutReason::National => "national_data_opt_out",
+        }
+    }
+}
+
+/// The SNOMED CT codes of type 1 dissent and withdrawal, from `codelists/opt-out-codes.csv`.
+pub struct Type1Codes {
+    /// Dissent codes.
+    pub dissent: Vec<String>,
+    /// Withdrawal codes.
+    pub withdrawal: Vec<String>,
+}
+
+impl Type1Codes {
+    /// The published codes, built into the binary.
+    pub fn builtin() -> Self {
+        let text = include_str!("../../../codelists/opt-out-codes.csv");
+        let mut codes = Type1Codes {
+            dissent: Vec::new(),
+            withdrawal: Vec::new(),
+        };
+        for line in text.lines().skip(1) {
+            let code = line.split(',').next().unwrap_or_default().to_owned();
+            if line.ends_with(",type1_dissent") {
+                codes.dissent.push(code);
+            } else if line.ends_with(",type1_withdrawal") {
+                codes.withdrawal.push(code);
+            }
+        }
+        codes
+    }
+}
+
+/// Opted-out patients, keyed by NHS number digits.
+#[derive(Default)]
+pub struct OptOuts {
+    type1: HashMap<[u8; 10], (Day, bool)>,
+    programme: HashSet<[u8; 10]>,
+    national: HashSet<[u8; 10]>,
+}
+
+impl OptOuts {
+    /// Why a patient is opted out, if they are.
+    pub fn reason(&self, nhs: &NhsNumber) -> Option<OptOutReason> {
+        let d = nhs.expose_digits();
+        if self.type1.get(d).is_some_and(|(_, dissent)| *dissent) {
+            Some(OptOutReason::Type1)
+        } else if self.programme.contains(d) {
+            Some(OptOutReason::Programme)
+        } else if self.national.contains(d) {
+            Some(OptOutReason::National)
+        } else {
+            None
+        }
+    }
+
+    /// Read the opt-out codes in one GP events file (only lines that mention a code are
+    /// validated, so this pass is cheap).
+    pub fn scan_gp_events(
+        &mut self,
+        contract: &Contract,
+        submitter: &str,
+        extract_date: Day,
+        bytes: &[u8],
+        type1: &Type1Codes,
+        programme: &[String],
+    ) {
+        let Ok(csv) = crate::read::split(bytes) else {
+            return;
+        };
+        let code_col = contract
+            .column_names()
+            .iter()
+            .position(|c| *c == "snomed_concept_id");
+        let date_col = contract
+            .column_names()
+            .iter()
+            .position(|c| *c == "event_date");
+        let (Some(code_col), Some(date_col)) = (code_col, date_col) else {
+            return;
+        };
+        let needles: Vec<&[u8]> = type1
+            .dissent
+            .iter()
+            .chain(&type1.withdrawal)
+            .chain(programme)
+            .map(String::as_bytes)
+            .collect();
+        let validator = Validator::new(contract, submitter, extract_date);
+        for line in &csv.lines {
+            if !needles.iter().any(|n| contains(line.raw, n)) {
+                continue;
+            }
+            let Ok(valid) = validator.check(line.raw) else {
+                continue;
+            };
+            let code = valid.fields[code_col].as_ref();
+            let Some(day) = valid.dates[date_col] else {
+                continue;
+            };
+            let digits = *valid.nhs.expose_digits();
+            if programme.iter().any(|c| c == code) {
+                self.programme.insert(digits);
+            }
+            let dissent = type1.dissent.iter().any(|c| c == code);
+            if dissent || type1.withdrawal.iter().any(|c| c == code) {
+                let entry = self.type1.entry(digits).or_insert((day, dissent));
+                if day > entry.0 || (day == entry.0 && dissent) {
+                    *entry = (day, dissent);
+                }
+            }
+        }
+    }
+
+    /// Add a patient from the national data opt-out list.
+    pub fn add_national(&mut self, nhs: &NhsNumber) {
+        self.national.insert(*nhs.expose_digits());
+    }
+
+    /// How many patients are opted out for each reason.
+    pub fn counts(&self) -> [(OptOutReason, usize); 3] {
+        let type1 = self.type1.values().filter(|(_, d)| *d).count();
+        [
+            (OptOutReason::Type1, type1),
+            (OptOutReason::Programme, self.programme.len()),
+            (OptOutReason::National, self.national.len()),
+        ]
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phm_contract::date::from_ymd;
+
+    fn scan(rows: &[&str]) -> OptOuts {
+        let contracts = phm_contract::Contracts::builtin();
+        let c = contracts.get("gp_events").unwrap();
+        let mut file =
+            String::from("nhs_number,practice_code,event_date,snomed_concept_id,numeric_value\n");
+        for r in rows {
+            file.push_str(r);
+            file.push('\n');
+        }
+        let mut o = OptOuts::default();
+        o.scan_gp_events(
+            c,
+            "A81001",
+            from_ymd(2026, 4, 1),
+            file.as_bytes(),
+            &Type1Codes::builtin(),
+            &["999001000000100".to_owned()],
+        );
+        o
+    }
+
+    const D: &str = "827241000000103";
+    const W: &str = "827261000000102";
+
+    #[test]
+    fn the_latest_code_decides() {
+        let n = NhsNumber::parse("9434765919").unwrap();
+        let o = scan(&[&format!("9434765919,A81001,2023-01-01,{D},")]);
+        assert_eq!(o.reason(&n), Some(OptOutReason::Type1));
+        let o = scan(&[
+            &format!("9434765919,A81001,2023-01-01,{D},"),
+            &format!("9434765919,A81001,2024-01-01,{W},"),
+        ]);
+        assert_eq!(
+            o.reason(&n),
+            None,
+            "a withdrawal after a dissent re-includes"
+        );
+        let o = scan(&[
+            &format!("9434765919,A81001,2025-01-01,{D},"),
+            &format!("9434765919,A81001,2024-01-01,{W},"),
+        ]);
+        assert_eq!(
+            o.reason(&n),
+            Some(OptOutReason::Type1),
+            "order in the file does not matter"
+        );
+        let o = scan(&[
+            &format!("9434765919,A81001,2024-01-01,{W},"),
+            &format!("9434765919,A81001,2024-01-01,{D},"),
+        ]);
+        assert_eq!(
+            o.reason(&n),
+            Some(OptOutReason::Type1),
+            "same day: dissent wins"
+        );
+    }
+
+    #[test]
+    fn quarantined_and_future_codes_decide_nothing() {
+        let n = NhsNumber::parse("9434765919").unwrap();
+        let o = scan(&[
+            &format!("9434765919,A81001,2027-01-01,{D},"),
+            &format!("9434765919,B82005,2023-01-01,{D},"),
+        ]);
+        assert_eq!(o.reason(&n), None);
+    }
+
+    #[test]
+    fn programme_codes_come_from_the_definition() {
+        let n = NhsNumber::parse("9434765919").unwrap();
+        let o = scan(&["9434765919,A81001,2023-01-01,999001000000100,"]);
+        assert_eq!(o.reason(&n), Some(OptOutReason::Programme));
+        let mut o = scan(&[]);
+        assert_eq!(o.reason(&n), None);
+        o.add_national(&n);
+        assert_eq!(o.reason(&n), Some(OptOutReason::National));
+    }
+}

@@ -1,0 +1,207 @@
+//! Row validation against a contract: each row is either valid or has exactly one
+//! quarantine reason, found in a fixed order (encoding, field count, NHS number, required
+//! fields, date formats, values, future dates, submitter). Duplicates are found by the
+//! caller among rows that are otherwise valid.
+
+use std::borrow::Cow;
+
+use phm_contract::date::{self, Day};
+use phm_contract::{ColumnType, Contract, NhsNumber, NhsNumberError, Reason};
+
+use crate::read;
+
+/// Why a row is quarantined, and the column at fault when there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// Reason code.
+    pub reason: Reason,
+    /// Column index.
+    pub column: Option<usize>,
+}
+
+/// A valid row: its fields, its NHS number and its parsed dates.
+pub struct Valid<'a> {
+    /// Field text.
+    pub fields: Vec<Cow<'a, str>>,
+    /// The normalised NHS number.
+    pub nhs: NhsNumber,
+    /// Parsed date per column (`None` for non-dates and empty dates).
+    pub dates: Vec<Option<Day>>,
+}
+
+/// Checks rows of one file.
+pub struct Validator<'c> {
+    contract: &'c Contract,
+    submitter: String,
+    extract_date: Day,
+    nhs: usize,
+    org: Option<usize>,
+}
+
+impl<'c> Validator<'c> {
+    /// For a file of `contract` submitted by `submitter`, taken on `extract_date`.
+    pub fn new(contract: &'c Contract, submitter: &str, extract_date: Day) -> Self {
+        Validator {
+            contract,
+            submitter: submitter.to_owned(),
+            extract_date,
+            nhs: contract.nhs_number_index(),
+            org: contract.submitter_index(),
+        }
+    }
+
+    fn fault(reason: Reason, column: Option<usize>) -> Fault {
+        Fault { reason, column }
+    }
+
+    /// Check one line.
+    pub fn check<'a>(&self, raw: &'a [u8]) -> Result<Valid<'a>, Fault> {
+        let text = std::str::from_utf8(raw).map_err(|_| Self::fault(Reason::Encoding, None))?;
+        let fields: Vec<Cow<'a, str>> = read::fields(text.as_bytes())
+            .into_iter()
+            .map(|f| match f {
+                Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
+                Cow::Owned(v) => Cow::Owned(String::from_utf8(v).unwrap_or_default()),
+            })
+            .collect();
+        let columns = &self.contract.columns;
+        if fields.len() != columns.len() {
+            return Err(Self::fault(Reason::FieldCount, None));
+        }
+        let nhs = NhsNumber::parse(&fields[self.nhs]).map_err(|e| {
+            let reason = match e {
+                NhsNumberError::Empty => Reason::MissingRequired,
+                NhsNumberError::NotNumeric => Reason::NhsNumberNotNumeric,
+                NhsNumberError::WrongLength { .. } => Reason::NhsNumberWrongLength,
+                NhsNumberError::InvalidCheckDigit => Reason::NhsNumberInvalidCheckDigit,
+            };
+            Self::fault(reason, Some(self.nhs))
+        })?;
+        if let Some(i) = columns
+            .iter()
+            .zip(&fields)
+            .position(|(c, v)| c.required && v.is_empty())
+        {
+            return Err(Self::fault(Reason::MissingRequired, Some(i)));
+        }
+        let mut dates = vec![None; columns.len()];
+        for (i, (c, v)) in columns.iter().zip(&fields).enumerate() {
+            if c.kind == ColumnType::Date && !v.is_empty() {
+                let format = c.format.as_deref().unwrap_or_default();
+                dates[i] = Some(
+                    date::parse(v, format)
+                        .ok_or_else(|| Self::fault(Reason::DateUnparseable, Some(i)))?,
+                );
+            }
+        }
+        if let Some(i) = columns
+            .iter()
+            .zip(&fields)
+            .position(|(c, v)| !v.is_empty() && !value_ok(c, v))
+        {
+            return Err(Self::fault(Reason::ValueInvalid, Some(i)));
+        }
+        if let Some(i) = dates
+            .iter()
+            .position(|d| d.is_some_and(|d| d > self.extract_date))
+        {
+            return Err(Self::fault(Reason::DateInFuture, Some(i)));
+        }
+        if let Some(i) = self.org.filter(|&i| fields[i] != self.submitter) {
+            return Err(Self::fault(Reason::WrongSubmitter, Some(i)));
+        }
+        Ok(Valid { fields, nhs, dates })
+    }
+}
+
+/// Whether a non-empty value fits its column's type.
+fn value_ok(c: &phm_contract::Column, v: &str) -> bool {
+    match c.kind {
+        ColumnType::Code => c.allowed.as_ref().is_none_or(|a| a.iter().any(|x| x == v)),
+        ColumnType::Integer => v
+            .parse::<i64>()
+            .is_ok_and(|n| c.min.is_none_or(|m| n >= m) && c.max.is_none_or(|m| n <= m)),
+        ColumnType::Decimal => v.parse::<f64>().is_ok_and(f64::is_finite),
+        ColumnType::Snomed => (6..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()),
+        ColumnType::OdsCode => {
+            (3..=6).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events() -> Contract {
+        phm_contract::Contracts::builtin()
+            .get("gp_events")
+            .unwrap()
+            .clone()
+    }
+
+    fn check(line: &str) -> Result<(), Reason> {
+        let c = events();
+        let v = Validator::new(&c, "A81001", date::from_ymd(2026, 4, 1));
+        v.check(line.as_bytes()).map(|_| ()).map_err(|f| f.reason)
+    }
+
+    #[test]
+    fn one_reason_per_fault() {
+        assert_eq!(check("9434765919,A81001,2024-01-02,271649006,140"), Ok(()));
+        assert_eq!(check("943 476 5919,A81001,2024-01-02,271649006,"), Ok(()));
+        assert_eq!(
+            check("9434765918,A81001,2024-01-02,271649006,"),
+            Err(Reason::NhsNumberInvalidCheckDigit)
+        );
+        assert_eq!(
+            check("943476591,A81001,2024-01-02,271649006,"),
+            Err(Reason::NhsNumberWrongLength)
+        );
+        assert_eq!(
+            check(",A81001,2024-01-02,271649006,"),
+            Err(Reason::MissingRequired)
+        );
+        assert_eq!(
+            check("9434765919,A81001,,271649006,"),
+            Err(Reason::MissingRequired)
+        );
+        assert_eq!(
+            check("9434765919,A81001,2024-02-30,271649006,"),
+            Err(Reason::DateUnparseable)
+        );
+        assert_eq!(
+            check("9434765919,A81001,02/01/2024,271649006,"),
+            Err(Reason::DateUnparseable)
+        );
+        assert_eq!(
+            check("9434765919,A81001,2027-01-02,271649006,"),
+            Err(Reason::DateInFuture)
+        );
+        assert_eq!(
+            check("9434765919,B82005,2024-01-02,271649006,"),
+            Err(Reason::WrongSubmitter)
+        );
+        assert_eq!(
+            check("9434765919,A81001,2024-01-02,27164x006,"),
+            Err(Reason::ValueInvalid)
+        );
+        assert_eq!(
+            check("9434765919,A81001,2024-01-02,271649006,abc"),
+            Err(Reason::ValueInvalid)
+        );
+        assert_eq!(
+            check("9434765919,A81001,2024-01-02"),
+            Err(Reason::FieldCount)
+        );
+        let c = events();
+        let v = Validator::new(&c, "A81001", date::from_ymd(2026, 4, 1));
+        assert_eq!(
+            v.check(b"9434765919,A81001,2024-01-02,\xe9,")
+                .err()
+                .map(|f| f.reason),
+            Some(Reason::Encoding)
+        );
+    }
+}

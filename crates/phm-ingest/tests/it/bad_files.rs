@@ -1,0 +1,157 @@
+//! Files that are broken as a whole, or broken at the end: a clear error or a quarantine,
+//! never a panic, and nothing written for a rejected file.
+
+use std::path::Path;
+
+use phm_ingest::IngestError;
+
+use crate::{config, key, parquet_files, read_parquet, strings};
+
+const HEADER: &str = "nhs_number,practice_code,event_date,snomed_concept_id,numeric_value\n";
+
+/// A one-extract set holding `gp_events/A81001.csv` with these bytes.
+fn set_with(dir: &Path, body: &[u8]) -> std::path::PathBuf {
+    let set = dir.join("set");
+    std::fs::create_dir_all(set.join("extracts/gp_events")).unwrap();
+    std::fs::create_dir_all(set.join("lookups")).unwrap();
+    std::fs::write(
+        set.join("lookups/postcode_lsoa.csv"),
+        "postcode,lsoa_code,imd_decile\n",
+    )
+    .unwrap();
+    std::fs::write(set.join("extracts/gp_events/A81001.csv"), body).unwrap();
+    set
+}
+
+fn ingest(
+    body: &[u8],
+) -> (
+    tempfile::TempDir,
+    Result<phm_ingest::Manifest, IngestError>,
+    phm_ingest::IngestConfig,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = set_with(tmp.path(), body);
+    let cfg = config(&set, tmp.path());
+    let r = phm_ingest::ingest(&cfg, &key(1), &|_| {});
+    (tmp, r, cfg)
+}
+
+fn rejected(body: &[u8]) -> String {
+    let (_tmp, r, cfg) = ingest(body);
+    let err = r.expect_err("file should be rejected");
+    assert!(matches!(err, IngestError::Rejected(_)), "{err}");
+    assert!(
+        !cfg.out.exists() && !cfg.identifiable.exists(),
+        "nothing is written for a rejected file"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("gp_events/A81001.csv") && msg.contains("hint:"),
+        "{msg}"
+    );
+    msg
+}
+
+#[test]
+fn an_empty_file_is_rejected() {
+    assert!(rejected(b"").contains("empty"));
+}
+
+#[test]
+fn random_bytes_are_rejected() {
+    let mut x: u64 = 0x1234_5678_9abc_def0;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let msg = rejected(&bytes);
+    assert!(msg.contains("header") || msg.contains("text"), "{msg}");
+}
+
+#[test]
+fn a_missing_column_is_rejected_by_name() {
+    let msg = rejected(
+        b"nhs_number,practice_code,event_date,numeric_value\n9434765919,A81001,2024-01-02,\n",
+    );
+    assert!(msg.contains("`snomed_concept_id`"), "{msg}");
+}
+
+#[test]
+fn a_file_that_is_mostly_another_submitters_is_rejected() {
+    let body = format!(
+        "{HEADER}9434765919,B82005,2024-01-02,271649006,\n9434765919,B82005,2024-01-03,271649006,\n9434765919,A81001,2024-01-04,271649006,\n"
+    );
+    let msg = rejected(body.as_bytes());
+    assert!(msg.contains("2 of 3 rows"), "{msg}");
+}
+
+#[test]
+fn a_truncated_file_quarantines_its_last_row() {
+    let body = format!(
+        "{HEADER}9434765919,A81001,2024-01-02,271649006,140\n9434765919,A81001,2024-01-03,2716"
+    );
+    let (_tmp, r, cfg) = ingest(body.as_bytes());
+    let m = r.unwrap();
+    let f = &m.files[0];
+    assert_eq!((f.rows_in, f.rows_out), (2, 1));
+    assert_eq!(f.quarantined.get("field_count"), Some(&1));
+    let q = read_parquet(&cfg.identifiable.join("quarantine/gp_events/A81001.parquet"));
+    assert_eq!(strings(&q, "reason"), ["field_count"]);
+    assert_eq!(q.column("line").unwrap().u64().unwrap().get(0), Some(3));
+}
+
+#[test]
+fn a_file_of_only_bad_rows_still_gets_an_empty_dataset() {
+    let body = format!("{HEADER}123,A81001,2024-01-02,271649006,\n");
+    let (_tmp, r, cfg) = ingest(body.as_bytes());
+    let m = r.unwrap();
+    assert_eq!(m.totals.rows_out, 0);
+    let files = parquet_files(&cfg.out.join("pseudonymised"));
+    assert_eq!(files.len(), 1);
+    let df = read_parquet(&files[0]);
+    assert_eq!(df.height(), 0);
+    assert!(df.column("pseudonym").is_ok());
+}
+
+#[test]
+fn an_unknown_extract_folder_is_refused_not_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = set_with(
+        tmp.path(),
+        format!("{HEADER}9434765919,A81001,2024-01-02,271649006,\n").as_bytes(),
+    );
+    std::fs::create_dir_all(set.join("extracts/gp_eventz")).unwrap();
+    std::fs::write(set.join("extracts/gp_eventz/A81001.csv"), HEADER).unwrap();
+    let err = phm_ingest::ingest(&config(&set, tmp.path()), &key(1), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gp_eventz") && err.contains("gp_events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn existing_output_is_not_replaced_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = set_with(
+        tmp.path(),
+        format!("{HEADER}9434765919,A81001,2024-01-02,271649006,\n").as_bytes(),
+    );
+    let mut cfg = config(&set, tmp.path());
+    phm_ingest::ingest(&cfg, &key(1), &|_| {}).unwrap();
+    let err = phm_ingest::ingest(&cfg, &key(1), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    cfg.force = true;
+    phm_ingest::ingest(&cfg, &key(1), &|_| {}).unwrap();
+}

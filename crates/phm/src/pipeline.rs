@@ -1,0 +1,59 @@
+//! Pipeline definitions: the TOML files in `pipeline/` an analyst edits. Paths in a
+//! definition are relative to the file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// A pipeline definition.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    #[serde(default)]
+    pub dates: Dates,
+    #[serde(default)]
+    pub inputs: Inputs,
+    #[serde(default)]
+    pub opt_out: OptOut,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dates {
+    pub reference_date: Option<String>,
+    pub extract_date: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    pub extracts: Option<PathBuf>,
+    pub postcode_lookup: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOut {
+    #[serde(default)]
+    pub programme_codes: Vec<String>,
+    #[serde(default)]
+    pub national_data_opt_out: bool,
+}
+
+impl Pipeline {
+    /// Read a definition; relative paths are resolved against its folder.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read pipeline definition `{}`", path.display()))?;
+        let mut p: Pipeline = toml::from_str(&text)
+            .with_context(|| format!("pipeline definition `{}` is not valid", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for slot in [&mut p.inputs.extracts, &mut p.inputs.postcode_lookup] {
+            if let Some(rel) = slot.as_ref().filter(|r| r.is_relative()) {
+                *slot = Some(base.join(rel));
+            }
+        }
+        Ok(p)
+    }
+}
