@@ -81,3 +81,21 @@ pub fn synth(
     };
     phm_synth::generate(cfg, &|_| {}).expect("synthetic set generated")
 }
+
+/// Every file under a folder (recursively), sorted; only those ending `.ext` when given.
+pub fn files_under(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("folder is readable") {
+            let p = entry.expect("folder entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if ext.is_none_or(|x| p.extension().is_some_and(|e| e == x)) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -286,26 +286,18 @@ fn ingest_leaks_no_identifier_into_outputs_manifest_or_logs() {
     // Everything in the pseudonymised zone, as text: manifest bytes and every string value.
     let mut haystack = logs;
     haystack.push_str(&std::fs::read_to_string(run.join("ingest-manifest.json")).unwrap());
-    let mut stack = vec![run.clone()];
     let mut datasets = 0;
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                datasets += 1;
-                let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
-                    .finish()
-                    .unwrap();
-                for c in df.columns() {
-                    haystack.push_str(c.name());
-                    if c.dtype() == &DataType::String {
-                        for v in c.str().unwrap().iter().flatten() {
-                            haystack.push_str(v);
-                            haystack.push('\n');
-                        }
-                    }
+    for p in phm_testkit::files_under(&run, Some("parquet")) {
+        datasets += 1;
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        for c in df.columns() {
+            haystack.push_str(c.name());
+            if c.dtype() == &DataType::String {
+                for v in c.str().unwrap().iter().flatten() {
+                    haystack.push_str(v);
+                    haystack.push('\n');
                 }
             }
         }

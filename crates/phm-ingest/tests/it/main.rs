@@ -70,20 +70,7 @@ pub fn read_parquet(path: &Path) -> DataFrame {
 
 /// Every Parquet file under a folder.
 pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    phm_testkit::files_under(dir, Some("parquet"))
 }
 
 /// The string values of a column (nulls skipped).

@@ -40,8 +40,7 @@ pub fn read(set: &Path) -> Reading {
     let extract_date = extract_date(set);
     let mut found = BTreeSet::new();
     let mut rows = Vec::new();
-    let mut files: Vec<_> = glob(&set.join("extracts"));
-    files.sort();
+    let files = phm_testkit::files_under(&set.join("extracts"), Some("csv"));
     for path in files {
         let extract = path
             .parent()
@@ -101,19 +100,6 @@ pub fn read(set: &Path) -> Reading {
         }
     }
     Reading { found, rows }
-}
-
-fn glob(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            out.extend(glob(&p));
-        } else if p.extension().is_some_and(|e| e == "csv") {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// The first problem of a row, in the order ingest checks them; `nhs_number_spaced` for a

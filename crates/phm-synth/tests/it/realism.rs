@@ -110,12 +110,7 @@ print(f"numbers {total} invalid {bad} outside_test_range {not_test}")
 #[allow(clippy::many_single_char_names)]
 fn no_file_holds_a_valid_nhs_number_outside_the_test_range() {
     fn scan(path: &std::path::Path, hits: &mut Vec<String>) {
-        for e in std::fs::read_dir(path).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                scan(&p, hits);
-                continue;
-            }
+        for p in phm_testkit::files_under(path, None) {
             let b = std::fs::read(&p).unwrap();
             let mut i = 0;
             while i < b.len() {
