@@ -330,38 +330,40 @@ fn collect_opt_outs(
     inputs: &[Input],
 ) -> Result<OptOuts, IngestError> {
     let type1 = Type1Codes::builtin();
-    let mut opt_outs = OptOuts::default();
-    for input in inputs {
-        let contract = contracts
-            .get(&input.extract)
-            .expect("discovered extracts have contracts");
-        match input.extract.as_str() {
-            "gp_events" => {
-                let bytes = fs::read(&input.path).map_err(io(&input.path))?;
-                opt_outs.scan_gp_events(
-                    contract,
-                    &input.submitter,
-                    cfg.extract_date,
-                    &bytes,
-                    &type1,
-                    &cfg.programme_opt_out_codes,
-                );
-            }
-            "national_opt_out" if cfg.national_opt_out => {
-                let bytes = fs::read(&input.path).map_err(io(&input.path))?;
-                if let Ok(csv) = read::split(&bytes) {
-                    let v = Validator::new(contract, &input.submitter, cfg.extract_date);
-                    for line in &csv.lines {
-                        if let Ok(row) = v.check(line.raw) {
-                            opt_outs.add_national(&row.nhs);
+    let scans: Vec<OptOuts> = inputs
+        .par_iter()
+        .map(|input| -> Result<OptOuts, IngestError> {
+            let contract = contracts
+                .get(&input.extract)
+                .expect("discovered extracts have contracts");
+            let mut found = OptOuts::default();
+            match input.extract.as_str() {
+                "gp_events" => {
+                    let bytes = fs::read(&input.path).map_err(io(&input.path))?;
+                    found.scan_gp_events(
+                        contract,
+                        &input.submitter,
+                        cfg.extract_date,
+                        &bytes,
+                        &type1,
+                        &cfg.programme_opt_out_codes,
+                    );
+                }
+                "national_opt_out" if cfg.national_opt_out => {
+                    let bytes = fs::read(&input.path).map_err(io(&input.path))?;
+                    if let Ok(csv) = read::split(&bytes) {
+                        let v = Validator::new(contract, &input.submitter, cfg.extract_date);
+                        for row in csv.lines.iter().filter_map(|line| v.check(line.raw).ok()) {
+                            found.add_national(&row.nhs);
                         }
                     }
                 }
+                _ => {}
             }
-            _ => {}
-        }
-    }
-    Ok(opt_outs)
+            Ok(found)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(scans.into_iter().fold(OptOuts::default(), OptOuts::merge))
 }
 
 struct FileContext<'a> {

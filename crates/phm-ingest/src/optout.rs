@@ -114,16 +114,17 @@ impl OptOuts {
         let (Some(code_col), Some(date_col)) = (code_col, date_col) else {
             return;
         };
-        let needles: Vec<&[u8]> = type1
+        let needles: Vec<memchr::memmem::Finder<'_>> = type1
             .dissent
             .iter()
             .chain(&type1.withdrawal)
             .chain(programme)
-            .map(String::as_bytes)
+            .filter(|c| !c.is_empty())
+            .map(|c| memchr::memmem::Finder::new(c.as_bytes()))
             .collect();
         let validator = Validator::new(contract, submitter, extract_date);
         for line in &csv.lines {
-            if !needles.iter().any(|n| contains(line.raw, n)) {
+            if !needles.iter().any(|n| n.find(line.raw).is_some()) {
                 continue;
             }
             let Ok(valid) = validator.check(line.raw) else {
@@ -139,12 +140,28 @@ impl OptOuts {
             }
             let dissent = type1.dissent.iter().any(|c| c == code);
             if dissent || type1.withdrawal.iter().any(|c| c == code) {
-                let entry = self.type1.entry(digits).or_insert((day, dissent));
-                if day > entry.0 || (day == entry.0 && dissent) {
-                    *entry = (day, dissent);
-                }
+                self.record_type1(digits, day, dissent);
             }
         }
+    }
+
+    /// Keep the latest type 1 code of a patient; on the same day a dissent wins.
+    fn record_type1(&mut self, digits: [u8; 10], day: Day, dissent: bool) {
+        let entry = self.type1.entry(digits).or_insert((day, dissent));
+        if day > entry.0 || (day == entry.0 && dissent) {
+            *entry = (day, dissent);
+        }
+    }
+
+    /// Combine what two scans found (files can be scanned in parallel).
+    #[must_use]
+    pub fn merge(mut self, other: OptOuts) -> OptOuts {
+        for (digits, (day, dissent)) in other.type1 {
+            self.record_type1(digits, day, dissent);
+        }
+        self.programme.extend(other.programme);
+        self.national.extend(other.national);
+        self
     }
 
     /// Add a patient from the national data opt-out list.
@@ -161,10 +178,6 @@ impl OptOuts {
             (OptOutReason::National, self.national.len()),
         ]
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
