@@ -8,8 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cargo build --quiet -p phm
-phm=${CARGO_TARGET_DIR:-target}/debug/phm
+# PHM_BIN: a phm binary already built (CI passes the one its test run built, so the demo
+# does not compile DataFusion and polars a second time with other features).
+if [[ -n ${PHM_BIN:-} && -x ${PHM_BIN} ]]; then
+  phm=$PHM_BIN
+else
+  cargo build --quiet -p phm
+  phm=${CARGO_TARGET_DIR:-target}/debug/phm
+fi
 
 echo "== phm synth: the synthetic ICB the pipeline runs on"
 "$phm" synth --patients 2000 --practices 10 --seed 7 --years-before 3 --out "$tmp/synth"
