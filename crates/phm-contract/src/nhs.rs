@@ -130,12 +130,13 @@ mod tests {
 
     #[test]
     fn published_example_is_valid() {
-        // NHS Digital's worked example: 943 476 5919 (check digit 9).
-        assert_eq!(check_digit(&[9, 4, 3, 4, 7, 6, 5, 9, 1]), Some(9));
-        assert!(is_valid("9434765919"));
-        assert!(is_valid("943 476 5919"));
-        assert!(is_valid("943-476-5919"));
-        assert!(!is_valid("9434765918"));
+        // Worked by hand: 9x10 + 9x9 + 9x8 + 0 + 0 + 0 + 1x4 + 2x3 + 3x2 = 259; 259 % 11 = 6;
+        // 11 - 6 = 5, so 999 000 1235 (a test-range number) is valid.
+        assert_eq!(check_digit(&[9, 9, 9, 0, 0, 0, 1, 2, 3]), Some(5));
+        assert!(is_valid("9990001235"));
+        assert!(is_valid("999 000 1235"));
+        assert!(is_valid("999-000-1235"));
+        assert!(!is_valid("9990001234"));
     }
 
     #[test]
@@ -156,10 +157,10 @@ mod tests {
 
     #[test]
     fn debug_is_redacted() {
-        let n = NhsNumber::parse("9434765919").unwrap();
+        let n = NhsNumber::parse("9990001235").unwrap();
         let shown = format!("{n:?}");
-        assert!(!shown.contains("943"), "{shown}");
-        assert_eq!(n.expose_digits(), b"9434765919");
+        assert!(!shown.contains("999"), "{shown}");
+        assert_eq!(n.expose_digits(), b"9990001235");
     }
 
     #[test]

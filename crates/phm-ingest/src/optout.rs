@@ -211,12 +211,12 @@ mod tests {
 
     #[test]
     fn the_latest_code_decides() {
-        let n = NhsNumber::parse("9434765919").unwrap();
-        let o = scan(&[&format!("9434765919,A81001,2023-01-01,{D},")]);
+        let n = NhsNumber::parse("9990001235").unwrap();
+        let o = scan(&[&format!("9990001235,A81001,2023-01-01,{D},")]);
         assert_eq!(o.reason(&n), Some(OptOutReason::Type1));
         let o = scan(&[
-            &format!("9434765919,A81001,2023-01-01,{D},"),
-            &format!("9434765919,A81001,2024-01-01,{W},"),
+            &format!("9990001235,A81001,2023-01-01,{D},"),
+            &format!("9990001235,A81001,2024-01-01,{W},"),
         ]);
         assert_eq!(
             o.reason(&n),
@@ -224,8 +224,8 @@ mod tests {
             "a withdrawal after a dissent re-includes"
         );
         let o = scan(&[
-            &format!("9434765919,A81001,2025-01-01,{D},"),
-            &format!("9434765919,A81001,2024-01-01,{W},"),
+            &format!("9990001235,A81001,2025-01-01,{D},"),
+            &format!("9990001235,A81001,2024-01-01,{W},"),
         ]);
         assert_eq!(
             o.reason(&n),
@@ -233,8 +233,8 @@ mod tests {
             "order in the file does not matter"
         );
         let o = scan(&[
-            &format!("9434765919,A81001,2024-01-01,{W},"),
-            &format!("9434765919,A81001,2024-01-01,{D},"),
+            &format!("9990001235,A81001,2024-01-01,{W},"),
+            &format!("9990001235,A81001,2024-01-01,{D},"),
         ]);
         assert_eq!(
             o.reason(&n),
@@ -245,18 +245,18 @@ mod tests {
 
     #[test]
     fn quarantined_and_future_codes_decide_nothing() {
-        let n = NhsNumber::parse("9434765919").unwrap();
+        let n = NhsNumber::parse("9990001235").unwrap();
         let o = scan(&[
-            &format!("9434765919,A81001,2027-01-01,{D},"),
-            &format!("9434765919,B82005,2023-01-01,{D},"),
+            &format!("9990001235,A81001,2027-01-01,{D},"),
+            &format!("9990001235,B82005,2023-01-01,{D},"),
         ]);
         assert_eq!(o.reason(&n), None);
     }
 
     #[test]
     fn programme_codes_come_from_the_definition() {
-        let n = NhsNumber::parse("9434765919").unwrap();
-        let o = scan(&["9434765919,A81001,2023-01-01,999001000000100,"]);
+        let n = NhsNumber::parse("9990001235").unwrap();
+        let o = scan(&["9990001235,A81001,2023-01-01,999001000000100,"]);
         assert_eq!(o.reason(&n), Some(OptOutReason::Programme));
         let mut o = scan(&[]);
         assert_eq!(o.reason(&n), None);

@@ -149,14 +149,14 @@ mod tests {
 
     #[test]
     fn one_reason_per_fault() {
-        assert_eq!(check("9434765919,A81001,2024-01-02,271649006,140"), Ok(()));
-        assert_eq!(check("943 476 5919,A81001,2024-01-02,271649006,"), Ok(()));
+        assert_eq!(check("9990001235,A81001,2024-01-02,271649006,140"), Ok(()));
+        assert_eq!(check("999 000 1235,A81001,2024-01-02,271649006,"), Ok(()));
         assert_eq!(
-            check("9434765918,A81001,2024-01-02,271649006,"),
+            check("9990001234,A81001,2024-01-02,271649006,"),
             Err(Reason::NhsNumberInvalidCheckDigit)
         );
         assert_eq!(
-            check("943476591,A81001,2024-01-02,271649006,"),
+            check("999000123,A81001,2024-01-02,271649006,"),
             Err(Reason::NhsNumberWrongLength)
         );
         assert_eq!(
@@ -164,41 +164,41 @@ mod tests {
             Err(Reason::MissingRequired)
         );
         assert_eq!(
-            check("9434765919,A81001,,271649006,"),
+            check("9990001235,A81001,,271649006,"),
             Err(Reason::MissingRequired)
         );
         assert_eq!(
-            check("9434765919,A81001,2024-02-30,271649006,"),
+            check("9990001235,A81001,2024-02-30,271649006,"),
             Err(Reason::DateUnparseable)
         );
         assert_eq!(
-            check("9434765919,A81001,02/01/2024,271649006,"),
+            check("9990001235,A81001,02/01/2024,271649006,"),
             Err(Reason::DateUnparseable)
         );
         assert_eq!(
-            check("9434765919,A81001,2027-01-02,271649006,"),
+            check("9990001235,A81001,2027-01-02,271649006,"),
             Err(Reason::DateInFuture)
         );
         assert_eq!(
-            check("9434765919,B82005,2024-01-02,271649006,"),
+            check("9990001235,B82005,2024-01-02,271649006,"),
             Err(Reason::WrongSubmitter)
         );
         assert_eq!(
-            check("9434765919,A81001,2024-01-02,27164x006,"),
+            check("9990001235,A81001,2024-01-02,27164x006,"),
             Err(Reason::ValueInvalid)
         );
         assert_eq!(
-            check("9434765919,A81001,2024-01-02,271649006,abc"),
+            check("9990001235,A81001,2024-01-02,271649006,abc"),
             Err(Reason::ValueInvalid)
         );
         assert_eq!(
-            check("9434765919,A81001,2024-01-02"),
+            check("9990001235,A81001,2024-01-02"),
             Err(Reason::FieldCount)
         );
         let c = events();
         let v = Validator::new(&c, "A81001", date::from_ymd(2026, 4, 1));
         assert_eq!(
-            v.check(b"9434765919,A81001,2024-01-02,\xe9,")
+            v.check(b"9990001235,A81001,2024-01-02,\xe9,")
                 .err()
                 .map(|f| f.reason),
             Some(Reason::Encoding)

@@ -76,7 +76,7 @@ fn random_bytes_are_rejected() {
 #[test]
 fn a_missing_column_is_rejected_by_name() {
     let msg = rejected(
-        b"nhs_number,practice_code,event_date,numeric_value\n9434765919,A81001,2024-01-02,\n",
+        b"nhs_number,practice_code,event_date,numeric_value\n9990001235,A81001,2024-01-02,\n",
     );
     assert!(msg.contains("`snomed_concept_id`"), "{msg}");
 }
@@ -84,7 +84,7 @@ fn a_missing_column_is_rejected_by_name() {
 #[test]
 fn a_file_that_is_mostly_another_submitters_is_rejected() {
     let body = format!(
-        "{HEADER}9434765919,B82005,2024-01-02,271649006,\n9434765919,B82005,2024-01-03,271649006,\n9434765919,A81001,2024-01-04,271649006,\n"
+        "{HEADER}9990001235,B82005,2024-01-02,271649006,\n9990001235,B82005,2024-01-03,271649006,\n9990001235,A81001,2024-01-04,271649006,\n"
     );
     let msg = rejected(body.as_bytes());
     assert!(msg.contains("2 of 3 rows"), "{msg}");
@@ -93,7 +93,7 @@ fn a_file_that_is_mostly_another_submitters_is_rejected() {
 #[test]
 fn a_truncated_file_quarantines_its_last_row() {
     let body = format!(
-        "{HEADER}9434765919,A81001,2024-01-02,271649006,140\n9434765919,A81001,2024-01-03,2716"
+        "{HEADER}9990001235,A81001,2024-01-02,271649006,140\n9990001235,A81001,2024-01-03,2716"
     );
     let (_tmp, r, cfg) = ingest(body.as_bytes());
     let m = r.unwrap();
@@ -123,7 +123,7 @@ fn an_unknown_extract_folder_is_refused_not_ignored() {
     let tmp = tempfile::tempdir().unwrap();
     let set = set_with(
         tmp.path(),
-        format!("{HEADER}9434765919,A81001,2024-01-02,271649006,\n").as_bytes(),
+        format!("{HEADER}9990001235,A81001,2024-01-02,271649006,\n").as_bytes(),
     );
     std::fs::create_dir_all(set.join("extracts/gp_eventz")).unwrap();
     std::fs::write(set.join("extracts/gp_eventz/A81001.csv"), HEADER).unwrap();
@@ -141,7 +141,7 @@ fn existing_output_is_not_replaced_without_force() {
     let tmp = tempfile::tempdir().unwrap();
     let set = set_with(
         tmp.path(),
-        format!("{HEADER}9434765919,A81001,2024-01-02,271649006,\n").as_bytes(),
+        format!("{HEADER}9990001235,A81001,2024-01-02,271649006,\n").as_bytes(),
     );
     let mut cfg = config(&set, tmp.path());
     phm_ingest::ingest(&cfg, &key(1), &|_| {}).unwrap();
