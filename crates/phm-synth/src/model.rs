@@ -686,11 +686,7 @@ fn activity(
     for _ in 0..poisson(rng, ae_rate * frac) {
         let d = day_in(rng, from, to);
         let by_ambulance = rng.random::<f64>() < 0.12 + 0.35 * older;
-        let trust = if rng.random::<f64>() < 0.9 {
-            p.main_trust
-        } else {
-            rng.random_range(0..world::ACUTE_TRUSTS.len())
-        };
+        let trust = visit_trust(p, rng);
         let dest = if rng.random::<f64>() < 0.97 {
             codes::DISCHARGE_HOME
         } else {
@@ -729,11 +725,7 @@ fn activity(
                 ("4", 0.04),
             ],
         );
-        let trust = if rng.random::<f64>() < 0.9 {
-            p.main_trust
-        } else {
-            rng.random_range(0..world::ACUTE_TRUSTS.len())
-        };
+        let trust = visit_trust(p, rng);
         p.outpatients.push((trust, d, tf, status));
     }
 
@@ -743,6 +735,15 @@ fn activity(
     // Community and mental health services.
     community_and_mental_health(p, rng, from, to, age, frailty, frac);
     started
+}
+
+/// The trust of an A&E or outpatient visit: the patient's own nine times in ten.
+fn visit_trust(p: &Patient, rng: &mut ChaCha8Rng) -> usize {
+    if rng.random::<f64>() < 0.9 {
+        p.main_trust
+    } else {
+        rng.random_range(0..world::ACUTE_TRUSTS.len())
+    }
 }
 
 fn emergency_spell(
