@@ -36,3 +36,11 @@ echo "Pseudonymised zone (what analysts get):"
 (cd "$tmp/run" && find . -type f | sort | sed 's/^\.\//  /' | head -8 && echo "  ... $(find . -type f | wc -l) files")
 echo "Identifiable zone (quarantine, stays with the DSCRO):"
 (cd "$tmp/identifiable" && find . -type f | sort | sed 's/^\.\//  /' | head -5 && echo "  ... $(find . -type f | wc -l) files")
+
+echo
+echo "== phm link --pipeline pipeline/demo.toml (DataFusion over sql/)"
+"$phm" link --pipeline pipeline/demo.toml --run "$tmp/run"
+echo
+echo "== phm query: patients by age band, and the ten with most emergency admissions"
+"$phm" query --run "$tmp/run" "SELECT age_band, COUNT(*) AS patients, SUM(emergency_admissions_12m) AS emergency_admissions_12m FROM features GROUP BY age_band ORDER BY MIN(age)"
+"$phm" query --run "$tmp/run" "SELECT substr(pseudonym, 1, 12) AS pseudonym, age, practice_code, emergency_admissions_12m, emergency_bed_days_12m, ae_attendances_12m, distinct_medicines_12m FROM features ORDER BY emergency_admissions_12m DESC, emergency_bed_days_12m DESC, pseudonym LIMIT 10"

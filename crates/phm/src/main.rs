@@ -1,6 +1,7 @@
 //! `phm`: the command line. Parses arguments, calls a library crate, prints the result.
 
 mod ingest;
+mod link;
 mod pipeline;
 
 use std::io::IsTerminal;
@@ -37,6 +38,12 @@ enum Command {
     /// zone's one step).
     #[command(after_long_help = ingest::HELP)]
     Ingest(ingest::IngestArgs),
+    /// Link the pseudonymised datasets into a patient spine and features (SQL in `sql/`).
+    #[command(after_long_help = link::LINK_HELP)]
+    Link(link::LinkArgs),
+    /// Run SQL over a run's pseudonymised and linked tables.
+    #[command(after_long_help = link::QUERY_HELP)]
+    Query(link::QueryArgs),
 }
 
 #[derive(Subcommand)]
@@ -145,6 +152,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Key(KeyCommand::New { out }) => key_new(&out),
         Command::Ingest(args) => ingest::run(&args),
+        Command::Link(args) => link::link(&args),
+        Command::Query(args) => link::query(&args),
     }
 }
 

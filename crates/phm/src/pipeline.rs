@@ -16,6 +16,30 @@ pub struct Pipeline {
     pub inputs: Inputs,
     #[serde(default)]
     pub opt_out: OptOut,
+    #[serde(default)]
+    pub link: Link,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Link {
+    pub lookback_short_months: u32,
+    pub lookback_long_months: u32,
+    pub outcome_months: u32,
+    pub memory_limit_mb: usize,
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            lookback_short_months: 12,
+            lookback_long_months: 24,
+            outcome_months: 12,
+            memory_limit_mb: 1536,
+            spill_dir: None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

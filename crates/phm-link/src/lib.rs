@@ -1,0 +1,277 @@
+//! The pseudonymised zone's linkage: `sql/` on DataFusion, and the engine of `phm query`.
+//!
+//! `phm-link` registers the pseudonymised datasets as tables named after their extracts, runs
+//! the SQL files in `sql/` in order (`01_spine.sql` becomes the table `spine`, and so on), and
+//! writes `linked/spine.parquet` and `linked/features.parquet`. The SQL uses only built-in
+//! functions, so the same files run on DuckDB and on a stock Ballista cluster. Parameters
+//! (`$reference_date`, `$start_12m`, `$start_24m`, `$outcome_end`) are bound by the runner as
+//! typed date literals; nothing is edited into the files. It never reads the identifiable
+//! zone.
+
+mod params;
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::*;
+
+pub use crate::params::{Dates, bind};
+
+/// The extracts the pseudonymised zone may hold, registered as tables when present.
+pub const EXTRACT_TABLES: [&str; 9] = [
+    "gp_registrations",
+    "gp_events",
+    "gp_medications",
+    "apc",
+    "op",
+    "ecds",
+    "ambulance",
+    "community",
+    "mental_health",
+];
+
+/// What to link.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// The pseudonymised zone of a run (holding `pseudonymised/<extract>/`).
+    pub run: PathBuf,
+    /// Folder of SQL files run in name order (`None`: the built-in copy of `sql/`).
+    pub sql_dir: Option<PathBuf>,
+    /// Window dates.
+    pub dates: Dates,
+    /// Memory for the session (bytes); sorts and aggregates spill beyond it.
+    pub memory_limit: usize,
+    /// Where spills go (default: the system temporary folder).
+    pub spill_dir: Option<PathBuf>,
+}
+
+/// Why linkage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// A SQL file or dataset could not be read or written.
+    #[error("cannot use `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// DataFusion failed on a step.
+    #[error("`{step}` failed: {message}")]
+    Engine {
+        /// The SQL file or operation.
+        step: String,
+        /// DataFusion's message.
+        message: String,
+    },
+    /// A SQL file names a parameter the runner does not have.
+    #[error("`{file}` uses `${name}`, which is not a parameter; parameters are {known}")]
+    UnknownParameter {
+        /// The SQL file.
+        file: String,
+        /// The name.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+    /// No GP registrations to build the spine from.
+    #[error(
+        "no `gp_registrations` dataset under `{0}`\nhint: run `phm ingest` first and point `--run` at its `--out` folder"
+    )]
+    NoRegistrations(PathBuf),
+}
+
+fn engine(step: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> LinkError + '_ {
+    move |e| LinkError::Engine {
+        step: step.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// A session with an explicit memory pool and a spill directory.
+pub fn session(memory_limit: usize, spill_dir: Option<&Path>) -> Result<SessionContext, LinkError> {
+    let disk = match spill_dir {
+        Some(d) => DiskManagerBuilder::default()
+            .with_mode(DiskManagerMode::Directories(vec![d.to_owned()])),
+        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
+    };
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
+        .with_disk_manager_builder(disk)
+        .build_arc()
+        .map_err(engine("session"))?;
+    let config = SessionConfig::new().with_target_partitions(2);
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// Register every extract dataset present under `run/pseudonymised/`.
+pub async fn register_extracts(ctx: &SessionContext, run: &Path) -> Result<Vec<String>, LinkError> {
+    let mut registered = Vec::new();
+    for table in EXTRACT_TABLES {
+        let dir = run.join("pseudonymised").join(table);
+        if dir.is_dir() {
+            let path = format!("{}/", dir.display());
+            ctx.register_parquet(table, &path, ParquetReadOptions::default())
+                .await
+                .map_err(engine(table))?;
+            registered.push(table.to_owned());
+        }
+    }
+    Ok(registered)
+}
+
+/// The SQL files of `sql/` as built into this binary, used when no folder is given.
+pub const BUILTIN_SQL: [(&str, &str); 5] = [
+    ("01_spine.sql", include_str!("../../../sql/01_spine.sql")),
+    ("02_spells.sql", include_str!("../../../sql/02_spells.sql")),
+    (
+        "03_activity.sql",
+        include_str!("../../../sql/03_activity.sql"),
+    ),
+    (
+        "04_outcome.sql",
+        include_str!("../../../sql/04_outcome.sql"),
+    ),
+    (
+        "05_features.sql",
+        include_str!("../../../sql/05_features.sql"),
+    ),
+];
+
+fn table_name(stem: &str) -> String {
+    stem.split_once('_')
+        .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        .map_or(stem.to_owned(), |(_, rest)| rest.to_owned())
+}
+
+/// The SQL steps to run: from a folder (name order), or the built-in ones; as (table name,
+/// file name, text).
+pub fn sql_steps(dir: Option<&Path>) -> Result<Vec<(String, String, String)>, LinkError> {
+    match dir {
+        Some(d) => sql_files(d),
+        None => Ok(BUILTIN_SQL
+            .iter()
+            .map(|(f, t)| {
+                (
+                    table_name(f.trim_end_matches(".sql")),
+                    (*f).to_owned(),
+                    (*t).to_owned(),
+                )
+            })
+            .collect()),
+    }
+}
+
+/// The SQL files of a folder, in name order, as (table name, file name, text).
+pub fn sql_files(dir: &Path) -> Result<Vec<(String, String, String)>, LinkError> {
+    let io = |source| LinkError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let file = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let stem = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let name = table_name(&stem);
+            let text = std::fs::read_to_string(&p).map_err(|source| LinkError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            Ok((name, file, text))
+        })
+        .collect()
+}
+
+/// Run the linkage and write `out/spine.parquet` and `out/features.parquet`; returns the
+/// number of patients in the feature table.
+pub fn link(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| LinkError::Io {
+            path: out.to_owned(),
+            source,
+        })?;
+    rt.block_on(link_async(cfg, out))
+}
+
+async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
+    let ctx = session(cfg.memory_limit, cfg.spill_dir.as_deref())?;
+    let tables = register_extracts(&ctx, &cfg.run).await?;
+    if !tables.iter().any(|t| t == "gp_registrations") {
+        return Err(LinkError::NoRegistrations(cfg.run.clone()));
+    }
+    for (table, file, text) in sql_steps(cfg.sql_dir.as_deref())? {
+        let sql = bind(&text, &cfg.dates).map_err(|name| LinkError::UnknownParameter {
+            file: file.clone(),
+            name,
+            known: Dates::NAMES.join(", "),
+        })?;
+        let started = std::time::Instant::now();
+        let df = ctx.sql(&sql).await.map_err(engine(&file))?;
+        // Materialise each step once: later steps read it several times.
+        let df = df.cache().await.map_err(engine(&file))?;
+        ctx.register_table(table.as_str(), df.into_view())
+            .map_err(engine(&file))?;
+        tracing::info!(step = %file, seconds = started.elapsed().as_secs_f64(), "linkage step");
+    }
+    std::fs::create_dir_all(out).map_err(|source| LinkError::Io {
+        path: out.to_owned(),
+        source,
+    })?;
+    for name in ["spine", "features"] {
+        let df = ctx
+            .table(name)
+            .await
+            .map_err(engine(name))?
+            .sort(vec![col("pseudonym").sort(true, false)])
+            .map_err(engine(name))?;
+        write_single_parquet(df, &out.join(format!("{name}.parquet")), name).await?;
+    }
+    let rows = ctx
+        .table("features")
+        .await
+        .map_err(engine("features"))?
+        .count()
+        .await
+        .map_err(engine("features"))?;
+    Ok(rows)
+}
+
+/// Write a frame as one Parquet file, atomically (temporary name, then rename).
+pub async fn write_single_parquet(df: DataFrame, dest: &Path, step: &str) -> Result<(), LinkError> {
+    let tmp = dest.with_extension("parquet.tmp");
+    df.write_parquet(
+        &tmp.to_string_lossy(),
+        DataFrameWriteOptions::new().with_single_file_output(true),
+        None,
+    )
+    .await
+    .map_err(engine(step))?;
+    std::fs::rename(&tmp, dest).map_err(|source| LinkError::Io {
+        path: dest.to_owned(),
+        source,
+    })
+}

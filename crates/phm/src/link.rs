@@ -1,0 +1,136 @@
+//! `phm link` and `phm query`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use chrono::Datelike as _;
+
+use crate::pipeline::Pipeline;
+
+pub const LINK_HELP: &str = "\
+Runs the SQL files of sql/ in order on DataFusion over <run>/pseudonymised/, and writes
+  <run>/linked/spine.parquet      one row per patient registered on the reference date
+  <run>/linked/features.parquet   activity features as of the reference date (see sql/README.md)
+
+Examples:
+  phm link --pipeline pipeline/demo.toml --run /tmp/run
+  phm link --run /tmp/run --reference-date 2025-04-01 --sql-dir sql";
+
+pub const QUERY_HELP: &str = "\
+Tables: the extracts under <run>/pseudonymised/ (gp_events, apc, ...) and the tables under
+<run>/linked/ (spine, features). The identifiable zone is never queryable.
+
+Examples:
+  phm query --run /tmp/run --tables
+  phm query --run /tmp/run \"SELECT age_band, COUNT(*) AS n FROM spine GROUP BY age_band ORDER BY age_band\"
+  phm query --run /tmp/run --format csv --out features.csv \"SELECT * FROM features\"";
+
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// Pipeline definition (dates, look-back windows, memory).
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// The run folder written by `phm ingest --out`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Reference date (YYYY-MM-DD).
+    #[arg(long, value_parser = crate::parse_date)]
+    reference_date: Option<chrono::NaiveDate>,
+    /// Folder of SQL files (default: `sql/` here if it exists, else the built-in copy).
+    #[arg(long)]
+    sql_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// The SQL to run.
+    sql: Option<String>,
+    /// The run folder.
+    #[arg(long)]
+    run: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the result to this file instead of printing it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// List the tables and their columns.
+    #[arg(long)]
+    tables: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[allow(clippy::print_stdout)]
+pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
+    let p = match &args.pipeline {
+        Some(path) => Pipeline::load(path)?,
+        None => Pipeline::default(),
+    };
+    let reference = match (args.reference_date, &p.dates.reference_date) {
+        (Some(d), _) => d,
+        (None, Some(s)) => crate::parse_date(s)
+            .map_err(|e| anyhow::anyhow!("pipeline definition `reference_date`: {e}"))?,
+        (None, None) => bail!(
+            "no reference date\nhint: pass `--reference-date YYYY-MM-DD` or set `reference_date` in the pipeline definition"
+        ),
+    };
+    let day = phm_contract::date::from_ymd(reference.year(), reference.month(), reference.day());
+    let sql_dir = args
+        .sql_dir
+        .clone()
+        .or_else(|| Some(PathBuf::from("sql")).filter(|d| d.is_dir()));
+    let cfg = phm_link::LinkConfig {
+        run: args.run.clone(),
+        sql_dir,
+        dates: phm_link::Dates::new(
+            day,
+            p.link.lookback_short_months,
+            p.link.lookback_long_months,
+            p.link.outcome_months,
+        ),
+        memory_limit: p.link.memory_limit_mb << 20,
+        spill_dir: p.link.spill_dir.clone(),
+    };
+    let started = std::time::Instant::now();
+    let out = args.run.join("linked");
+    let rows = phm_link::link(&cfg, &out).context("`phm link` did not finish")?;
+    println!(
+        "Linked {rows} patients as of {reference} in {:.1} s: {}/spine.parquet, {}/features.parquet",
+        started.elapsed().as_secs_f64(),
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+pub fn query(args: &QueryArgs) -> anyhow::Result<()> {
+    if args.tables {
+        print!("{}", phm_link::query::describe(&args.run)?);
+        return Ok(());
+    }
+    let Some(sql) = &args.sql else {
+        bail!(
+            "no SQL given\nhint: `phm query --run DIR \"SELECT ...\"`, or `--tables` to see what can be queried"
+        );
+    };
+    let format = match args.format {
+        Format::Table => phm_link::query::Format::Table,
+        Format::Csv => phm_link::query::Format::Csv,
+        Format::Json => phm_link::query::Format::Json,
+        Format::Parquet => phm_link::query::Format::Parquet,
+    };
+    let text = phm_link::query::run(&args.run, sql, format, args.out.as_deref())?;
+    print!("{text}");
+    if format == phm_link::query::Format::Table && !text.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
