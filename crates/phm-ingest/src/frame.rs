@@ -8,7 +8,7 @@ use phm_contract::date::Day;
 use phm_contract::{ColumnType, Contract, Generalise, PrivacyRole};
 
 use crate::generalise::{self, PostcodeLookup};
-use crate::validate::Valid;
+use crate::validate::Row;
 
 /// What one output column (or group of columns) is made from.
 #[derive(Debug, Clone, Copy)]
@@ -130,14 +130,14 @@ impl Frame {
     }
 
     /// Add a valid row.
-    pub fn push(&mut self, row: &Valid<'_>, pseudonym: &str, lookup: &PostcodeLookup) {
+    pub fn push(&mut self, row: &Row, pseudonym: &str, lookup: &PostcodeLookup) {
         let mut b = self.builders.iter_mut();
         let mut next = || b.next().expect("one builder per output column");
         for out in &self.plan {
             match *out {
                 Out::Pseudonym => str_b(next()).append_value(pseudonym),
                 Out::Text(i) => {
-                    let v = row.fields[i].as_ref();
+                    let v = row.field(i);
                     let s = str_b(next());
                     if v.is_empty() {
                         s.append_null();
@@ -146,15 +146,15 @@ impl Frame {
                     }
                 }
                 Out::Date(i) => date_b(next()).append_option(row.dates[i]),
-                Out::Int(i) => i64_b(next()).append_option(row.fields[i].parse().ok()),
-                Out::Float(i) => f64_b(next()).append_option(row.fields[i].parse().ok()),
+                Out::Int(i) => i64_b(next()).append_option(row.field(i).parse().ok()),
+                Out::Float(i) => f64_b(next()).append_option(row.field(i).parse().ok()),
                 Out::Age(i) => {
                     let age = row.dates[i].and_then(|dob| generalise::age(dob, self.reference));
                     i32_b(next()).append_option(age);
                     str_b(next()).append_option(age.map(generalise::age_band));
                 }
                 Out::Postcode(i) => {
-                    let pc = row.fields[i].as_ref();
+                    let pc = row.field(i);
                     let found = (!pc.is_empty()).then(|| lookup.get(pc)).flatten();
                     str_b(next()).append_option(found.map(|(l, _)| l.as_str()));
                     i32_b(next()).append_option(found.map(|(_, d)| *d));

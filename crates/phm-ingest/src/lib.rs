@@ -10,16 +10,18 @@
 //! and renamed into place only when complete. Logs carry counts and timings, never row
 //! contents or identifiers.
 
+mod fasthash;
 mod frame;
 pub mod generalise;
 pub mod key;
 pub mod manifest;
 pub mod optout;
+mod pool;
 pub mod pseudo;
 pub mod read;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,13 +29,12 @@ use std::time::Instant;
 use phm_contract::date::Day;
 use phm_contract::{Contract, Contracts, Reason};
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::generalise::PostcodeLookup;
 pub use crate::key::{KeyError, PseudonymKey};
 pub use crate::manifest::{FileReport, Manifest};
 use crate::optout::{OptOuts, Type1Codes};
-use crate::validate::Validator;
+use crate::validate::{Row, Validator};
 
 /// What to ingest and where to put it.
 #[derive(Debug, Clone)]
@@ -258,9 +259,8 @@ pub fn ingest(
         out: &out_tmp,
         identifiable: &id_tmp,
     };
-    let results: Vec<Result<FileReport, FileFailure>> = inputs
-        .par_iter()
-        .map(|input| {
+    let results: Vec<Result<FileReport, FileFailure>> =
+        pool::map(&inputs, pool::workers(), |input| {
             let contract = contracts
                 .get(&input.extract)
                 .expect("discovered extracts have contracts");
@@ -269,8 +269,7 @@ pub fn ingest(
                 progress(report);
             }
             r
-        })
-        .collect();
+        });
     let mut reports = Vec::new();
     let mut failure = None;
     for r in results {
@@ -330,40 +329,67 @@ fn collect_opt_outs(
     inputs: &[Input],
 ) -> Result<OptOuts, IngestError> {
     let type1 = Type1Codes::builtin();
-    let scans: Vec<OptOuts> = inputs
-        .par_iter()
-        .map(|input| -> Result<OptOuts, IngestError> {
+    let scans: Vec<OptOuts> = pool::map(
+        inputs,
+        pool::workers(),
+        |input| -> Result<OptOuts, IngestError> {
             let contract = contracts
                 .get(&input.extract)
                 .expect("discovered extracts have contracts");
             let mut found = OptOuts::default();
             match input.extract.as_str() {
                 "gp_events" => {
-                    let bytes = fs::read(&input.path).map_err(io(&input.path))?;
-                    found.scan_gp_events(
-                        contract,
-                        &input.submitter,
-                        cfg.extract_date,
-                        &bytes,
-                        &type1,
-                        &cfg.programme_opt_out_codes,
-                    );
+                    let file = File::open(&input.path).map_err(io(&input.path))?;
+                    found
+                        .scan_gp_events(
+                            contract,
+                            &input.submitter,
+                            cfg.extract_date,
+                            file,
+                            &type1,
+                            &cfg.programme_opt_out_codes,
+                        )
+                        .map_err(io(&input.path))?;
                 }
                 "national_opt_out" if cfg.national_opt_out => {
-                    let bytes = fs::read(&input.path).map_err(io(&input.path))?;
-                    if let Ok(csv) = read::split(&bytes) {
-                        let v = Validator::new(contract, &input.submitter, cfg.extract_date);
-                        for row in csv.lines.iter().filter_map(|line| v.check(line.raw).ok()) {
-                            found.add_national(&row.nhs);
-                        }
-                    }
+                    let file = File::open(&input.path).map_err(io(&input.path))?;
+                    scan_national(contract, input, cfg.extract_date, file, &mut found)
+                        .map_err(io(&input.path))?;
                 }
                 _ => {}
             }
             Ok(found)
-        })
-        .collect::<Result<_, _>>()?;
+        },
+    )
+    .into_iter()
+    .collect::<Result<_, _>>()?;
     Ok(scans.into_iter().fold(OptOuts::default(), OptOuts::merge))
+}
+
+/// Add every valid row of the national data opt-out list (a file that is not CSV is left to
+/// the ingest pass, which rejects it).
+fn scan_national(
+    contract: &Contract,
+    input: &Input,
+    extract_date: Day,
+    file: File,
+    found: &mut OptOuts,
+) -> std::io::Result<()> {
+    let mut reader = match read::LineReader::open(file) {
+        Ok((reader, _header)) => reader,
+        Err(read::OpenError::Fault(_)) => return Ok(()),
+        Err(read::OpenError::Io(e)) => return Err(e),
+    };
+    let validator = Validator::new(contract, &input.submitter, extract_date);
+    let mut row = Row::default();
+    while let Some(block) = reader.next_block()? {
+        for line in block.lines() {
+            if validator.check(line.raw, &mut row).is_ok() {
+                found.add_national(row.nhs());
+            }
+        }
+    }
+    Ok(())
 }
 
 struct FileContext<'a> {
@@ -394,6 +420,11 @@ fn reject(input: &Input, problem: impl Into<String>, hint: impl Into<String>) ->
     })
 }
 
+/// 128-bit hashes (xxh3) of the lines kept so far in a file, to find duplicate rows without
+/// keeping the lines. Two different lines share a hash with probability about 2^-128 per
+/// pair; were it ever to happen, the later row would be quarantined, not lost.
+type LineHashes = fasthash::FastSet<u128>;
+
 /// Rows per Parquet batch.
 const BATCH: usize = 131_072;
 
@@ -405,27 +436,28 @@ fn process_file(
     let started = Instant::now();
     let span = tracing::info_span!("ingest_file", file = %input.rel);
     let _enter = span.enter();
-    let bytes = fs::read(&input.path).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         reject(
             input,
             format!("cannot be read: {e}"),
             "check the file exists and phm may read it",
         )
-    })?;
-    let input_hash = blake3::hash(&bytes).to_hex().to_string();
-    let csv = read::split(&bytes).map_err(|fault| match fault {
-        read::FileFault::Empty => reject(
+    };
+    let file = File::open(&input.path).map_err(unreadable)?;
+    let (mut reader, header) = read::LineReader::open(file).map_err(|e| match e {
+        read::OpenError::Io(e) => unreadable(e),
+        read::OpenError::Fault(read::FileFault::Empty) => reject(
             input,
             "is empty (no header line)",
             "ask the submitter to send the extract again",
         ),
-        read::FileFault::HeaderNotText => reject(
+        read::OpenError::Fault(read::FileFault::HeaderNotText) => reject(
             input,
             "does not start with a text header; it may be binary or corrupt",
             "check the file is the CSV extract the contract describes",
         ),
     })?;
-    check_header(contract, &csv.header).map_err(|(problem, hint)| reject(input, problem, hint))?;
+    check_header(contract, &header).map_err(|(problem, hint)| reject(input, problem, hint))?;
 
     let control_list = contract.submitter_index().is_none();
     let validator = Validator::new(contract, &input.submitter, ctx.cfg.extract_date);
@@ -433,10 +465,11 @@ fn process_file(
         input.rel.clone(),
         input.extract.clone(),
         input.submitter.clone(),
-        input_hash,
-        csv.lines.len() as u64,
+        String::new(),
+        0,
     );
-    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(csv.lines.len());
+    let mut row = Row::default();
+    let mut seen = LineHashes::default();
     let mut quarantine = Quarantine::default();
     let mut frame = frame::Frame::new(contract, ctx.cfg.reference_date);
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);
@@ -446,9 +479,10 @@ fn process_file(
         .join(&input.extract)
         .join(format!("{}.parquet", input.submitter));
     let mut writer: Option<ParquetSink> = None;
-    for line in &csv.lines {
-        let row = match validator.check(line.raw) {
-            Err(fault) => {
+    while let Some(block) = reader.next_block().map_err(unreadable)? {
+        for line in block.lines() {
+            report.rows_in += 1;
+            if let Err(fault) = validator.check(line.raw, &mut row) {
                 quarantine.push(
                     line.number,
                     fault.reason,
@@ -458,28 +492,27 @@ fn process_file(
                 report.quarantine(fault.reason);
                 continue;
             }
-            Ok(row) => row,
-        };
-        if !seen.insert(line.raw) {
-            quarantine.push(line.number, Reason::DuplicateRow, None, line.raw);
-            report.quarantine(Reason::DuplicateRow);
-            continue;
-        }
-        if control_list {
-            report.opt_out("opt_out_list_entry");
-            continue;
-        }
-        if let Some(reason) = ctx.opt_outs.reason(&row.nhs) {
-            report.opt_out(reason.code());
-            continue;
-        }
-        let p = pseudonymiser.pseudonym(&row.nhs).to_owned();
-        frame.push(&row, &p, ctx.lookup);
-        report.rows_out += 1;
-        if frame.len() >= BATCH {
-            write_batch(&mut writer, &out_path, &mut frame, &input.rel)?;
+            if !seen.insert(xxhash_rust::xxh3::xxh3_128(line.raw)) {
+                quarantine.push(line.number, Reason::DuplicateRow, None, line.raw);
+                report.quarantine(Reason::DuplicateRow);
+                continue;
+            }
+            if control_list {
+                report.opt_out("opt_out_list_entry");
+                continue;
+            }
+            if let Some(reason) = ctx.opt_outs.reason(row.nhs()) {
+                report.opt_out(reason.code());
+                continue;
+            }
+            frame.push(&row, pseudonymiser.pseudonym(row.nhs()), ctx.lookup);
+            report.rows_out += 1;
+            if frame.len() >= BATCH {
+                write_batch(&mut writer, &out_path, &mut frame, &input.rel)?;
+            }
         }
     }
+    report.input_blake3 = reader.digest().to_hex().to_string();
     if let Some(wrong) = report
         .quarantined
         .get(Reason::WrongSubmitter.code())

@@ -36,6 +36,15 @@ pub struct FileReport {
     pub conservation_holds: bool,
 }
 
+fn count(counts: &mut Counts, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
+}
+
 impl FileReport {
     pub(crate) fn new(
         file: String,
@@ -57,10 +66,10 @@ impl FileReport {
         }
     }
     pub(crate) fn quarantine(&mut self, r: Reason) {
-        *self.quarantined.entry(r.code().to_owned()).or_default() += 1;
+        count(&mut self.quarantined, r.code());
     }
     pub(crate) fn opt_out(&mut self, reason: &str) {
-        *self.opted_out.entry(reason.to_owned()).or_default() += 1;
+        count(&mut self.opted_out, reason);
     }
     /// Quarantined rows, all reasons.
     pub fn quarantined_total(&self) -> u64 {

@@ -9,12 +9,12 @@
 //!
 //! Only valid GP event rows count: a code on a quarantined row decides nothing.
 
-use std::collections::{HashMap, HashSet};
-
 use phm_contract::date::Day;
 use phm_contract::{Contract, NhsNumber};
 
-use crate::validate::Validator;
+use crate::fasthash::{FastMap, FastSet};
+use crate::read::{LineReader, OpenError};
+use crate::validate::{Row, Validator};
 
 /// Why a patient is opted out (the first that applies, in this order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,9 +69,9 @@ impl Type1Codes {
 /// Opted-out patients, keyed by NHS number digits.
 #[derive(Default)]
 pub struct OptOuts {
-    type1: HashMap<[u8; 10], (Day, bool)>,
-    programme: HashSet<[u8; 10]>,
-    national: HashSet<[u8; 10]>,
+    type1: FastMap<[u8; 10], (Day, bool)>,
+    programme: FastSet<[u8; 10]>,
+    national: FastSet<[u8; 10]>,
 }
 
 impl OptOuts {
@@ -90,18 +90,21 @@ impl OptOuts {
     }
 
     /// Read the opt-out codes in one GP events file (only lines that mention a code are
-    /// validated, so this pass is cheap).
+    /// validated, so this pass is cheap). A file that is not CSV is left to the ingest pass,
+    /// which rejects it.
     pub fn scan_gp_events(
         &mut self,
         contract: &Contract,
         submitter: &str,
         extract_date: Day,
-        bytes: &[u8],
+        file: impl std::io::Read,
         type1: &Type1Codes,
         programme: &[String],
-    ) {
-        let Ok(csv) = crate::read::split(bytes) else {
-            return;
+    ) -> std::io::Result<()> {
+        let mut reader = match LineReader::open(file) {
+            Ok((reader, _header)) => reader,
+            Err(OpenError::Fault(_)) => return Ok(()),
+            Err(OpenError::Io(e)) => return Err(e),
         };
         let code_col = contract
             .column_names()
@@ -112,7 +115,7 @@ impl OptOuts {
             .iter()
             .position(|c| *c == "event_date");
         let (Some(code_col), Some(date_col)) = (code_col, date_col) else {
-            return;
+            return Ok(());
         };
         let needles: Vec<memchr::memmem::Finder<'_>> = type1
             .dissent
@@ -123,26 +126,29 @@ impl OptOuts {
             .map(|c| memchr::memmem::Finder::new(c.as_bytes()))
             .collect();
         let validator = Validator::new(contract, submitter, extract_date);
-        for line in &csv.lines {
-            if !needles.iter().any(|n| n.find(line.raw).is_some()) {
-                continue;
-            }
-            let Ok(valid) = validator.check(line.raw) else {
-                continue;
-            };
-            let code = valid.fields[code_col].as_ref();
-            let Some(day) = valid.dates[date_col] else {
-                continue;
-            };
-            let digits = *valid.nhs.expose_digits();
-            if programme.iter().any(|c| c == code) {
-                self.programme.insert(digits);
-            }
-            let dissent = type1.dissent.iter().any(|c| c == code);
-            if dissent || type1.withdrawal.iter().any(|c| c == code) {
-                self.record_type1(digits, day, dissent);
+        let mut row = Row::default();
+        while let Some(block) = reader.next_block()? {
+            for line in block.lines() {
+                if !needles.iter().any(|n| n.find(line.raw).is_some())
+                    || validator.check(line.raw, &mut row).is_err()
+                {
+                    continue;
+                }
+                let code = row.field(code_col);
+                let Some(day) = row.dates[date_col] else {
+                    continue;
+                };
+                let digits = *row.nhs().expose_digits();
+                if programme.iter().any(|c| c == code) {
+                    self.programme.insert(digits);
+                }
+                let dissent = type1.dissent.iter().any(|c| c == code);
+                if dissent || type1.withdrawal.iter().any(|c| c == code) {
+                    self.record_type1(digits, day, dissent);
+                }
             }
         }
+        Ok(())
     }
 
     /// Keep the latest type 1 code of a patient; on the same day a dissent wins.
@@ -202,7 +208,8 @@ mod tests {
             file.as_bytes(),
             &Type1Codes::builtin(),
             &["999001000000100".to_owned()],
-        );
+        )
+        .unwrap();
         o
     }
 

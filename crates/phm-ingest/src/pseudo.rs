@@ -3,16 +3,15 @@
 //! column. The only place in phm that computes one (`clippy.toml` forbids `keyed_hash`
 //! elsewhere).
 
-use std::collections::HashMap;
-
 use phm_contract::NhsNumber;
 
+use crate::fasthash::FastMap;
 use crate::key::PseudonymKey;
 
 /// Computes pseudonyms with one key, remembering those already computed.
 pub struct Pseudonymiser<'k> {
     key: &'k PseudonymKey,
-    cache: HashMap<[u8; 10], String>,
+    cache: FastMap<u64, [u8; 64]>,
 }
 
 impl<'k> Pseudonymiser<'k> {
@@ -20,7 +19,7 @@ impl<'k> Pseudonymiser<'k> {
     pub fn new(key: &'k PseudonymKey) -> Self {
         Pseudonymiser {
             key,
-            cache: HashMap::new(),
+            cache: FastMap::default(),
         }
     }
 
@@ -28,11 +27,20 @@ impl<'k> Pseudonymiser<'k> {
     #[allow(clippy::disallowed_methods)]
     pub fn pseudonym(&mut self, nhs: &NhsNumber) -> &str {
         let key = self.key;
-        self.cache.entry(*nhs.expose_digits()).or_insert_with(|| {
-            blake3::keyed_hash(key.bytes(), nhs.expose_digits())
-                .to_hex()
-                .to_string()
-        })
+        let digits = nhs.expose_digits();
+        let id = digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let hex = self.cache.entry(id).or_insert_with(|| {
+            let mut out = [0; 64];
+            out.copy_from_slice(
+                blake3::keyed_hash(key.bytes(), nhs.expose_digits())
+                    .to_hex()
+                    .as_bytes(),
+            );
+            out
+        });
+        std::str::from_utf8(hex).expect("hexadecimal is ASCII")
     }
 }
 

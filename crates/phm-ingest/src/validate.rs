@@ -3,12 +3,10 @@
 //! fields, date formats, values, future dates, submitter). Duplicates are found by the
 //! caller among rows that are otherwise valid.
 
-use std::borrow::Cow;
-
 use phm_contract::date::{self, Day};
 use phm_contract::{ColumnType, Contract, NhsNumber, NhsNumberError, Reason};
 
-use crate::read;
+use crate::read::Fields;
 
 /// Why a row is quarantined, and the column at fault when there is one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +17,28 @@ pub struct Fault {
     pub column: Option<usize>,
 }
 
-/// A valid row: its fields, its NHS number and its parsed dates.
-pub struct Valid<'a> {
+/// A row being checked: its fields, and once valid its NHS number and parsed dates. One
+/// `Row` is reused for every line of a file, so checking a line allocates nothing.
+#[derive(Default)]
+pub struct Row {
     /// Field text.
-    pub fields: Vec<Cow<'a, str>>,
-    /// The normalised NHS number.
-    pub nhs: NhsNumber,
+    pub fields: Fields,
+    /// The normalised NHS number (set when the row is valid).
+    pub nhs: Option<NhsNumber>,
     /// Parsed date per column (`None` for non-dates and empty dates).
     pub dates: Vec<Option<Day>>,
+}
+
+impl Row {
+    /// Field `i`.
+    pub fn field(&self, i: usize) -> &str {
+        self.fields.get(i)
+    }
+
+    /// The NHS number of a valid row.
+    pub fn nhs(&self) -> &NhsNumber {
+        self.nhs.as_ref().expect("only valid rows are used")
+    }
 }
 
 /// Checks rows of one file.
@@ -54,21 +66,17 @@ impl<'c> Validator<'c> {
         Fault { reason, column }
     }
 
-    /// Check one line.
-    pub fn check<'a>(&self, raw: &'a [u8]) -> Result<Valid<'a>, Fault> {
+    /// Check one line, filling `row`.
+    pub fn check(&self, raw: &[u8], row: &mut Row) -> Result<(), Fault> {
+        row.nhs = None;
         let text = std::str::from_utf8(raw).map_err(|_| Self::fault(Reason::Encoding, None))?;
-        let fields: Vec<Cow<'a, str>> = read::fields(text.as_bytes())
-            .into_iter()
-            .map(|f| match f {
-                Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
-                Cow::Owned(v) => Cow::Owned(String::from_utf8(v).unwrap_or_default()),
-            })
-            .collect();
+        row.fields.split(text);
+        let fields = &row.fields;
         let columns = &self.contract.columns;
         if fields.len() != columns.len() {
             return Err(Self::fault(Reason::FieldCount, None));
         }
-        let nhs = NhsNumber::parse(&fields[self.nhs]).map_err(|e| {
+        let nhs = NhsNumber::parse(fields.get(self.nhs)).map_err(|e| {
             let reason = match e {
                 NhsNumberError::Empty => Reason::MissingRequired,
                 NhsNumberError::NotNumeric => Reason::NhsNumberNotNumeric,
@@ -77,40 +85,41 @@ impl<'c> Validator<'c> {
             };
             Self::fault(reason, Some(self.nhs))
         })?;
-        if let Some(i) = columns
-            .iter()
-            .zip(&fields)
-            .position(|(c, v)| c.required && v.is_empty())
+        if let Some(i) =
+            (0..columns.len()).find(|&i| columns[i].required && fields.get(i).is_empty())
         {
             return Err(Self::fault(Reason::MissingRequired, Some(i)));
         }
-        let mut dates = vec![None; columns.len()];
-        for (i, (c, v)) in columns.iter().zip(&fields).enumerate() {
+        row.dates.clear();
+        row.dates.resize(columns.len(), None);
+        for (i, c) in columns.iter().enumerate() {
+            let v = fields.get(i);
             if c.kind == ColumnType::Date && !v.is_empty() {
                 let format = c.format.as_deref().unwrap_or_default();
-                dates[i] = Some(
+                row.dates[i] = Some(
                     date::parse(v, format)
                         .ok_or_else(|| Self::fault(Reason::DateUnparseable, Some(i)))?,
                 );
             }
         }
-        if let Some(i) = columns
-            .iter()
-            .zip(&fields)
-            .position(|(c, v)| !v.is_empty() && !value_ok(c, v))
-        {
+        if let Some(i) = (0..columns.len()).find(|&i| {
+            let v = fields.get(i);
+            !v.is_empty() && !value_ok(&columns[i], v)
+        }) {
             return Err(Self::fault(Reason::ValueInvalid, Some(i)));
         }
-        if let Some(i) = dates
+        if let Some(i) = row
+            .dates
             .iter()
             .position(|d| d.is_some_and(|d| d > self.extract_date))
         {
             return Err(Self::fault(Reason::DateInFuture, Some(i)));
         }
-        if let Some(i) = self.org.filter(|&i| fields[i] != self.submitter) {
+        if let Some(i) = self.org.filter(|&i| fields.get(i) != self.submitter) {
             return Err(Self::fault(Reason::WrongSubmitter, Some(i)));
         }
-        Ok(Valid { fields, nhs, dates })
+        row.nhs = Some(nhs);
+        Ok(())
     }
 }
 
@@ -144,7 +153,8 @@ mod tests {
     fn check(line: &str) -> Result<(), Reason> {
         let c = events();
         let v = Validator::new(&c, "A81001", date::from_ymd(2026, 4, 1));
-        v.check(line.as_bytes()).map(|_| ()).map_err(|f| f.reason)
+        v.check(line.as_bytes(), &mut Row::default())
+            .map_err(|f| f.reason)
     }
 
     #[test]
@@ -198,7 +208,7 @@ mod tests {
         let c = events();
         let v = Validator::new(&c, "A81001", date::from_ymd(2026, 4, 1));
         assert_eq!(
-            v.check(b"9990001235,A81001,2024-01-02,\xe9,")
+            v.check(b"9990001235,A81001,2024-01-02,\xe9,", &mut Row::default())
                 .err()
                 .map(|f| f.reason),
             Some(Reason::Encoding)
