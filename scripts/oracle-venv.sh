@@ -7,7 +7,10 @@
 # Prints the path of the environment's python on its last line.
 set -euo pipefail
 dir=${1:-${PHM_ORACLE_DIR:-$HOME/.cache/phm-oracle}}
-packages=("comorbidipy==0.5.0" "pandas==1.5.3" "numpy<2" "pyarrow==19.0.1" nhs-number duckdb polars blake3 scikit-learn)
+# Every package pinned: a new release (DuckDB 2.0 dropped `fetchone` on relations) must not
+# turn CI red on its own.
+packages=("comorbidipy==0.5.0" "pandas==1.5.3" "numpy==1.26.4" "pyarrow==19.0.1" "nhs-number==2.2.0"
+  "duckdb==2.0.0" "polars==2.1.0" "blake3==1.0.11" "scikit-learn==1.9.1")
 stamp="$dir/.phm-oracle-stamp"
 want="${packages[*]}"
 if [[ -x $dir/bin/python && -f $stamp && "$(cat "$stamp")" == "$want" ]]; then

@@ -17,7 +17,7 @@ for f in sorted(glob.glob(os.path.join(sql_dir, "*.sql"))):
     name = re.sub(r"^\d+_", "", os.path.basename(f)[:-4])
     text = re.sub(r"\$(\w+)", lambda m: "DATE '%s'" % params[m.group(1)], open(f).read())
     con.execute(f"CREATE TABLE {name} AS {text}")
-duck = con.execute("SELECT * FROM features ORDER BY pseudonym").fetch_arrow_table()
+duck = con.execute("SELECT * FROM features ORDER BY pseudonym").to_arrow_table()
 phm = pq.read_table(os.path.join(run, "linked", "features.parquet"))
 assert duck.column_names == phm.column_names, (duck.column_names, phm.column_names)
 d_rows, p_rows = duck.to_pylist(), phm.to_pylist()

@@ -40,11 +40,11 @@ import sys, duckdb, polars as pl, pyarrow.parquet as pq, pyarrow.csv as pc, pyar
 d = sys.argv[1]
 counts = []
 for f in ["q.parquet"]:
-    counts += [duckdb.sql(f"SELECT COUNT(*) FROM '{d}/{f}'").fetchone()[0], pl.read_parquet(f"{d}/{f}").height, pq.read_table(f"{d}/{f}").num_rows]
+    counts += [duckdb.sql(f"SELECT COUNT(*) FROM '{d}/{f}'").fetchall()[0][0], pl.read_parquet(f"{d}/{f}").height, pq.read_table(f"{d}/{f}").num_rows]
 for f in ["q.csv", "stdout.csv"]:
-    counts += [duckdb.sql(f"SELECT COUNT(*) FROM read_csv('{d}/{f}')").fetchone()[0], pl.read_csv(f"{d}/{f}").height, pc.read_csv(f"{d}/{f}").num_rows]
+    counts += [duckdb.sql(f"SELECT COUNT(*) FROM read_csv('{d}/{f}')").fetchall()[0][0], pl.read_csv(f"{d}/{f}").height, pc.read_csv(f"{d}/{f}").num_rows]
 for f in ["q.json", "stdout.json"]:
-    counts += [duckdb.sql(f"SELECT COUNT(*) FROM read_json('{d}/{f}')").fetchone()[0], pl.read_ndjson(f"{d}/{f}").height, pj.read_json(f"{d}/{f}").num_rows]
+    counts += [duckdb.sql(f"SELECT COUNT(*) FROM read_json('{d}/{f}')").fetchall()[0][0], pl.read_ndjson(f"{d}/{f}").height, pj.read_json(f"{d}/{f}").num_rows]
 cols = pl.read_parquet(f"{d}/q.parquet").columns
 print("counts", sorted(set(counts)), "columns", ",".join(cols))
 "#;
