@@ -198,6 +198,11 @@ impl Fields {
         self.spans.len()
     }
 
+    /// Whether there are no fields (before the first line is split).
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
     /// Field `i`.
     pub fn get(&self, i: usize) -> &str {
         &self.text[self.spans[i].clone()]
@@ -208,7 +213,9 @@ impl Fields {
 mod tests {
     use super::*;
 
-    fn read_all(file: &[u8]) -> Result<(Vec<String>, Vec<(u64, Vec<u8>)>), FileFault> {
+    type Numbered = Vec<(u64, Vec<u8>)>;
+
+    fn read_all(file: &[u8]) -> Result<(Vec<String>, Numbered), FileFault> {
         let (mut r, header) = match LineReader::open(file) {
             Ok(x) => x,
             Err(OpenError::Fault(f)) => return Err(f),

@@ -1,6 +1,7 @@
 //! The window dates the SQL files use, and binding them as typed literals.
 
 use phm_contract::date::{self, Day};
+use std::fmt::Write as _;
 
 /// The dates a linkage runs on.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +79,7 @@ pub fn bind(sql: &str, dates: &Dates) -> Result<String, String> {
                 .map_or(sql.len(), |n| i + 1 + n);
             let name = &sql[i + 1..end];
             let day = dates.value(name).ok_or_else(|| name.to_owned())?;
-            out.push_str(&format!("DATE '{}'", date::iso(day)));
+            let _ = write!(out, "DATE '{}'", date::iso(day));
             i = end;
             continue;
         }

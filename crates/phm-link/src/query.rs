@@ -4,6 +4,7 @@
 //! `<run>/linked/`. The identifiable zone (quarantine, vault, audit) is never registered, and
 //! a query that names it is refused before it runs.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
@@ -99,7 +100,7 @@ pub fn describe(run: &Path) -> Result<String, QueryError> {
                 .iter()
                 .map(|f| format!("{} {}", f.name(), f.data_type()))
                 .collect();
-            out.push_str(&format!("{t}\n  {}\n", cols.join("\n  ")));
+            let _ = writeln!(out, "{t}\n  {}", cols.join("\n  "));
         }
         Ok(out)
     })
