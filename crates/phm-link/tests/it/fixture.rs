@@ -233,7 +233,15 @@ fn extracts(dir: &Path) {
 /// Columns: practice, age, age band, em12, em24, el12, el24, ebd12, ebd24, elbd12, elbd24,
 /// ae, amb, conv, op attended, op dna, gp, medicines, community, mental health,
 /// months since last emergency admission, emergency admission next 12 months.
-type ExpectedRow = (u32, &'static str, i64, &'static str, [i64; 17], Option<i64>, i64);
+type ExpectedRow = (
+    u32,
+    &'static str,
+    i64,
+    &'static str,
+    [i64; 17],
+    Option<i64>,
+    i64,
+);
 
 const EXPECTED: &[ExpectedRow] = &[
     (
