@@ -1,0 +1,473 @@
+//! Published, checkable clinical scores per patient as of a reference date.
+//!
+//! `phm-score` reads the pseudonymised zone of a run (admitted care, GP events and
+//! medications) and the linked spine, and writes `scores/scores.parquet`: for every patient
+//! in the spine, Charlson (three weightings) and Elixhauser (van Walraven) from admitted care
+//! diagnoses in a look-back (default 5 years), the Hospital Frailty Risk Score from the last
+//! 2 years of admitted care, and the electronic Frailty Index from GP events on or before the
+//! date and medicines in the last 12 months, each with its band or category and its
+//! components. Every code list and weight is data in `codelists/`, with its source.
+//! The rows to score are selected with SQL on DataFusion; codes are matched in Rust.
+
+mod codes;
+pub mod icd10;
+pub mod scores;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Array, Int32Array, Int64Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::*;
+use futures::StreamExt as _;
+use phm_contract::date::{self, Day};
+
+use crate::scores::{Comorbidity, Efi, Hfrs};
+
+/// What to score.
+#[derive(Debug, Clone)]
+pub struct ScoreConfig {
+    /// The run folder (`pseudonymised/`, `linked/spine.parquet`).
+    pub run: PathBuf,
+    /// The reference date.
+    pub reference_date: Day,
+    /// Look-back for Charlson and Elixhauser, in months (default 60).
+    pub comorbidity_months: u32,
+    /// Look-back for HFRS, in months (Gilbert 2018: 24).
+    pub hfrs_months: u32,
+    /// Look-back for the eFI's polypharmacy, in months (12).
+    pub medicines_months: u32,
+    /// Memory for the query engine (bytes).
+    pub memory_limit: usize,
+}
+
+impl ScoreConfig {
+    /// The published defaults for a run and date.
+    pub fn new(run: PathBuf, reference_date: Day) -> Self {
+        ScoreConfig {
+            run,
+            reference_date,
+            comorbidity_months: 60,
+            hfrs_months: 24,
+            medicines_months: 12,
+            memory_limit: 1 << 30,
+        }
+    }
+}
+
+/// Why scoring failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// No spine to score.
+    #[error(
+        "no `linked/spine.parquet` under `{0}`\nhint: run `phm link` on this run first; scores are for the patients of its spine"
+    )]
+    NoSpine(PathBuf),
+    /// The query engine or a file failed.
+    #[error(transparent)]
+    Link(#[from] phm_link::LinkError),
+    /// `DataFusion` failed on a step.
+    #[error("scoring step `{step}` failed: {message}")]
+    Engine {
+        /// The step.
+        step: String,
+        /// `DataFusion`'s message.
+        message: String,
+    },
+}
+
+fn engine(step: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> ScoreError + '_ {
+    move |e| ScoreError::Engine {
+        step: step.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Counts for the run report.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreSummary {
+    /// Patients scored.
+    pub patients: usize,
+    /// Patients per eFI category.
+    pub efi_categories: Vec<(&'static str, usize)>,
+    /// Patients per HFRS band.
+    pub hfrs_bands: Vec<(&'static str, usize)>,
+}
+
+/// What is found for one patient.
+#[derive(Debug, Clone, Copy, Default)]
+struct Found {
+    charlson: u64,
+    elixhauser: u64,
+    hfrs: u128,
+    efi: u64,
+}
+
+/// The code lists, loaded once.
+struct Lists {
+    charlson: Comorbidity,
+    elixhauser: Comorbidity,
+    hfrs: Hfrs,
+    efi: Efi,
+}
+
+/// Score the patients of a run's spine and write `<run>/scores/scores.parquet`.
+pub fn score(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| {
+            ScoreError::Link(phm_link::LinkError::Io {
+                path: cfg.run.clone(),
+                source,
+            })
+        })?;
+    rt.block_on(score_async(cfg))
+}
+
+fn day_literal(day: Day) -> String {
+    format!("DATE '{}'", date::iso(day))
+}
+
+async fn score_async(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
+    let started = std::time::Instant::now();
+    let spine = cfg.run.join("linked").join("spine.parquet");
+    if !spine.is_file() {
+        return Err(ScoreError::NoSpine(cfg.run.clone()));
+    }
+    let ctx = phm_link::session(cfg.memory_limit, None)?;
+    let tables = phm_link::register_extracts(&ctx, &cfg.run).await?;
+    ctx.register_parquet(
+        "spine",
+        &spine.to_string_lossy(),
+        ParquetReadOptions::default(),
+    )
+    .await
+    .map_err(engine("spine"))?;
+    let lists = Lists {
+        charlson: Comorbidity::charlson(),
+        elixhauser: Comorbidity::elixhauser(),
+        hfrs: Hfrs::builtin(),
+        efi: Efi::builtin(),
+    };
+    let patients = spine_patients(&ctx).await?;
+    let index: HashMap<&str, usize> = patients
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), i))
+        .collect();
+    let mut found = vec![Found::default(); patients.len()];
+    let has = |t: &str| tables.iter().any(|x| x == t);
+    if has("apc") {
+        diagnoses(&ctx, cfg, &lists, &index, &mut found).await?;
+    }
+    if has("gp_events") {
+        frailty_events(&ctx, cfg, &lists, &index, &mut found).await?;
+    }
+    if has("gp_medications") {
+        polypharmacy(&ctx, cfg, &lists, &index, &mut found).await?;
+    }
+    let batch = output(&patients, &found, &lists)?;
+    let summary = summarise(&batch, patients.len());
+    let out = cfg.run.join("scores");
+    std::fs::create_dir_all(&out).map_err(|source| phm_link::LinkError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let df = ctx.read_batch(batch).map_err(engine("output"))?;
+    phm_link::write_single_parquet(df, &out.join("scores.parquet"), "scores").await?;
+    tracing::info!(
+        patients = patients.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "scores written"
+    );
+    Ok(summary)
+}
+
+/// Text columns as plain `Utf8` whatever the file's string type.
+fn text(batch: &RecordBatch, i: usize, step: &str) -> Result<StringArray, ScoreError> {
+    let a = cast(batch.column(i), &DataType::Utf8).map_err(|e| ScoreError::Engine {
+        step: step.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(a.as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8")
+        .clone())
+}
+
+async fn for_each_batch(
+    ctx: &SessionContext,
+    sql: &str,
+    step: &str,
+    mut f: impl FnMut(&RecordBatch) -> Result<(), ScoreError>,
+) -> Result<(), ScoreError> {
+    let df = ctx.sql(sql).await.map_err(engine(step))?;
+    let mut stream = df.execute_stream().await.map_err(engine(step))?;
+    while let Some(batch) = stream.next().await {
+        f(&batch.map_err(engine(step))?)?;
+    }
+    Ok(())
+}
+
+async fn spine_patients(ctx: &SessionContext) -> Result<Vec<String>, ScoreError> {
+    let mut out = Vec::new();
+    for_each_batch(
+        ctx,
+        "SELECT pseudonym FROM spine ORDER BY pseudonym",
+        "spine",
+        |b| {
+            let p = text(b, 0, "spine")?;
+            out.extend(p.iter().flatten().map(str::to_owned));
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Charlson and Elixhauser conditions (look-back) and HFRS categories (last 2 years) from
+/// every diagnosis, primary and secondary, of episodes admitted in the window.
+async fn diagnoses(
+    ctx: &SessionContext,
+    cfg: &ScoreConfig,
+    lists: &Lists,
+    index: &HashMap<&str, usize>,
+    found: &mut [Found],
+) -> Result<(), ScoreError> {
+    let reference = cfg.reference_date;
+    let start = phm_link::add_months(reference, -months(cfg.comorbidity_months));
+    let hfrs_start = phm_link::add_months(reference, -months(cfg.hfrs_months));
+    let sql = format!(
+        "SELECT pseudonym, admission_date > {hfrs} AS recent, primary_diagnosis, secondary_diagnoses \
+         FROM apc WHERE admission_date > {start} AND admission_date <= {reference}",
+        hfrs = day_literal(hfrs_start),
+        start = day_literal(start),
+        reference = day_literal(reference),
+    );
+    for_each_batch(ctx, &sql, "diagnoses", |b| {
+        let pseudonym = text(b, 0, "diagnoses")?;
+        let recent = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+            .expect("a comparison is boolean")
+            .clone();
+        let primary = text(b, 2, "diagnoses")?;
+        let secondary = text(b, 3, "diagnoses")?;
+        for r in 0..b.num_rows() {
+            let Some(&i) = index.get(pseudonym.value(r)) else {
+                continue;
+            };
+            let codes = std::iter::once(primary.value(r)).chain(
+                secondary
+                    .is_valid(r)
+                    .then(|| secondary.value(r).split(';'))
+                    .into_iter()
+                    .flatten(),
+            );
+            let f = &mut found[i];
+            for code in codes.filter_map(icd10::normalise) {
+                f.charlson |= lists.charlson.of(&code);
+                f.elixhauser |= lists.elixhauser.of(&code);
+                if recent.is_valid(r) && recent.value(r) {
+                    f.hfrs |= lists.hfrs.of(&code);
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn months(m: u32) -> i32 {
+    i32::try_from(m).unwrap_or(i32::MAX)
+}
+
+/// eFI deficits from GP events on or before the reference date.
+async fn frailty_events(
+    ctx: &SessionContext,
+    cfg: &ScoreConfig,
+    lists: &Lists,
+    index: &HashMap<&str, usize>,
+    found: &mut [Found],
+) -> Result<(), ScoreError> {
+    let sql = format!(
+        "SELECT pseudonym, snomed_concept_id FROM gp_events WHERE event_date <= {}",
+        day_literal(cfg.reference_date)
+    );
+    for_each_batch(ctx, &sql, "frailty events", |b| {
+        let pseudonym = text(b, 0, "frailty events")?;
+        let code = text(b, 1, "frailty events")?;
+        for r in 0..b.num_rows() {
+            let deficits = lists.efi.of(code.value(r));
+            if deficits != 0
+                && let Some(&i) = index.get(pseudonym.value(r))
+            {
+                found[i].efi |= deficits;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The polypharmacy deficit: 5 or more distinct medicines issued in the last 12 months.
+async fn polypharmacy(
+    ctx: &SessionContext,
+    cfg: &ScoreConfig,
+    lists: &Lists,
+    index: &HashMap<&str, usize>,
+    found: &mut [Found],
+) -> Result<(), ScoreError> {
+    let reference = cfg.reference_date;
+    let start = phm_link::add_months(reference, -months(cfg.medicines_months));
+    let sql = format!(
+        "SELECT pseudonym, COUNT(DISTINCT dmd_code) AS medicines FROM gp_medications \
+         WHERE issue_date > {} AND issue_date <= {} GROUP BY pseudonym",
+        day_literal(start),
+        day_literal(reference)
+    );
+    let bit = lists.efi.polypharmacy();
+    for_each_batch(ctx, &sql, "polypharmacy", |b| {
+        let pseudonym = text(b, 0, "polypharmacy")?;
+        let n = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("COUNT is Int64")
+            .clone();
+        for r in 0..b.num_rows() {
+            if n.value(r) >= scores::POLYPHARMACY_MEDICINES
+                && let Some(&i) = index.get(pseudonym.value(r))
+            {
+                found[i].efi |= bit;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn list_column<'a>(rows: impl Iterator<Item = Vec<&'a str>>) -> ArrayRef {
+    let mut b = ListBuilder::new(StringBuilder::new());
+    for names in rows {
+        for n in names {
+            b.values().append_value(n);
+        }
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+/// `charlson` + `quan_2011` → `charlson_quan_2011`; `charlson` + `charlson_1987` →
+/// `charlson_1987`.
+fn column_name(score: &str, weighting: &str) -> String {
+    if weighting.starts_with(score) {
+        weighting.to_owned()
+    } else {
+        format!("{score}_{weighting}")
+    }
+}
+
+fn output(patients: &[String], found: &[Found], lists: &Lists) -> Result<RecordBatch, ScoreError> {
+    let mut columns: Vec<(String, ArrayRef)> = vec![(
+        "pseudonym".to_owned(),
+        Arc::new(StringArray::from_iter_values(patients)),
+    )];
+    for (w, (name, _)) in lists.charlson.weightings.iter().enumerate() {
+        let v: Int32Array = found
+            .iter()
+            .map(|f| Some(lists.charlson.score(f.charlson, w)))
+            .collect();
+        columns.push((column_name("charlson", name), Arc::new(v)));
+    }
+    columns.push((
+        "charlson_conditions".to_owned(),
+        list_column(
+            found
+                .iter()
+                .map(|f| lists.charlson.conditions.names_in(f.charlson)),
+        ),
+    ));
+    for (w, (name, _)) in lists.elixhauser.weightings.iter().enumerate() {
+        let v: Int32Array = found
+            .iter()
+            .map(|f| Some(lists.elixhauser.score(f.elixhauser, w)))
+            .collect();
+        columns.push((column_name("elixhauser", name), Arc::new(v)));
+    }
+    columns.push((
+        "elixhauser_conditions".to_owned(),
+        list_column(
+            found
+                .iter()
+                .map(|f| lists.elixhauser.conditions.names_in(f.elixhauser)),
+        ),
+    ));
+    let hfrs_tenths: Vec<u32> = found.iter().map(|f| lists.hfrs.tenths(f.hfrs)).collect();
+    let hfrs: Float64Array = hfrs_tenths
+        .iter()
+        .map(|&t| Some(f64::from(t) / 10.0))
+        .collect();
+    columns.push(("hfrs".to_owned(), Arc::new(hfrs)));
+    columns.push((
+        "hfrs_band".to_owned(),
+        Arc::new(StringArray::from_iter_values(
+            hfrs_tenths.iter().map(|&t| scores::hfrs_band(t)),
+        )),
+    ));
+    columns.push((
+        "hfrs_categories".to_owned(),
+        list_column(found.iter().map(|f| lists.hfrs.names_in(f.hfrs))),
+    ));
+    let deficits: Vec<u32> = found.iter().map(|f| f.efi.count_ones()).collect();
+    let efi: Float64Array = deficits
+        .iter()
+        .map(|&d| Some(scores::efi_value(d)))
+        .collect();
+    columns.push(("efi".to_owned(), Arc::new(efi)));
+    columns.push((
+        "efi_category".to_owned(),
+        Arc::new(StringArray::from_iter_values(
+            deficits.iter().map(|&d| scores::efi_category(d)),
+        )),
+    ));
+    columns.push((
+        "efi_deficits".to_owned(),
+        list_column(found.iter().map(|f| lists.efi.names_in(f.efi))),
+    ));
+    RecordBatch::try_from_iter(columns).map_err(|e| ScoreError::Engine {
+        step: "output".to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn summarise(batch: &RecordBatch, patients: usize) -> ScoreSummary {
+    let count = |name: &str, labels: &[&'static str]| -> Vec<(&'static str, usize)> {
+        let col = batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .expect("a text column");
+        labels
+            .iter()
+            .map(|l| (*l, col.iter().filter(|v| *v == Some(*l)).count()))
+            .collect()
+    };
+    ScoreSummary {
+        patients,
+        efi_categories: count("efi_category", &["fit", "mild", "moderate", "severe"]),
+        hfrs_bands: count("hfrs_band", &["low", "intermediate", "high"]),
+    }
+}
+
+/// The path scores are written to for a run.
+pub fn scores_path(run: &Path) -> PathBuf {
+    run.join("scores").join("scores.parquet")
+}

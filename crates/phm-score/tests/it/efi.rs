@@ -1,0 +1,311 @@
+//! The eFI by hand: events and medications per patient, and the deficits and score they must
+//! give, written out here (reference date 2025-04-01; eFI = deficits / 36; Clegg 2016
+//! categories).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use phm_contract::NhsNumber;
+
+/// The NHS number of fixture patient `k` (a valid test-range number).
+fn nhs(k: u32) -> String {
+    let mut prefix = 999_200_000 + k * 41;
+    while phm_contract::nhs::check_digit_of_prefix(prefix).is_none() {
+        prefix += 1;
+    }
+    format!(
+        "{prefix}{}",
+        phm_contract::nhs::check_digit_of_prefix(prefix).unwrap()
+    )
+}
+
+fn write(dir: &Path, extract: &str, rows: &[String]) {
+    let contracts = phm_contract::Contracts::builtin();
+    let header = contracts.get(extract).unwrap().column_names().join(",");
+    let d = dir.join(extract);
+    std::fs::create_dir_all(&d).unwrap();
+    let body: String = std::iter::once(header)
+        .chain(rows.iter().cloned())
+        .map(|l| l + "\n")
+        .collect();
+    std::fs::write(d.join("A81001.csv"), body).unwrap();
+}
+
+fn event(k: u32, date: &str, code: &str) -> String {
+    format!("{},A81001,{date},{code},", nhs(k))
+}
+
+fn issue(k: u32, date: &str, dmd: &str) -> String {
+    format!("{},A81001,{date},{dmd},0501013B0AAABAB,28", nhs(k))
+}
+
+// One code from each of some eFI lists (codelists/efi/<deficit>.csv).
+const ANAEMIA: &str = "3978000";
+const FALLS: &str = "1912002";
+const DIABETES: &str = "4855003";
+const ARTHRITIS: &str = "3723001";
+const HOUSEBOUND: &str = "160689007";
+const STROKE: &str = "1508000";
+const CKD: &str = "29738008";
+const DIZZINESS: &str = "7956006";
+const DYSPNOEA: &str = "60845006";
+const HEARING: &str = "6012004";
+const HEART_FAILURE: &str = "10633002";
+const HYPERTENSION: &str = "1201005";
+const MOBILITY: &str = "8510008";
+const OSTEOPOROSIS: &str = "14651005";
+const PARKINSONS: &str = "4223005";
+/// Not in any eFI list (a blood pressure recording procedure).
+const OTHER: &str = "271649006";
+
+fn extracts(dir: &Path) {
+    // Linkage reads every extract: the others are present and empty.
+    for extract in [
+        "apc",
+        "op",
+        "ecds",
+        "ambulance",
+        "community",
+        "mental_health",
+    ] {
+        let contracts = phm_contract::Contracts::builtin();
+        let header = contracts.get(extract).unwrap().column_names().join(",");
+        let d = dir.join(extract);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("RAJ.csv"), header + "\n").unwrap();
+    }
+    let regs: Vec<String> = (1..=8)
+        .map(|k| {
+            format!(
+                "{},A81001,Sam,Jones,1940-03-03,F,LS1 0AB,2000-01-01,,",
+                nhs(k)
+            )
+        })
+        .collect();
+    write(dir, "gp_registrations", &regs);
+    let mut events = vec![
+        // 2: two deficits; a third coded the day after the reference date does not count.
+        event(2, "2020-01-01", ANAEMIA),
+        event(2, "2025-04-01", FALLS),
+        event(2, "2025-04-02", DIABETES),
+        // 5: the same deficit twice, and a code in no list: one deficit.
+        event(5, "2019-05-05", ARTHRITIS),
+        event(5, "2024-05-05", ARTHRITIS),
+        event(5, "2024-05-05", OTHER),
+    ];
+    // 6: five deficits, mild (5/36 = 0.139).
+    for c in [ANAEMIA, FALLS, DIABETES, ARTHRITIS, HOUSEBOUND] {
+        events.push(event(6, "2015-02-02", c));
+    }
+    // 7: twelve deficits with polypharmacy, moderate (13/36 = 0.361 would be severe).
+    for c in [
+        ANAEMIA,
+        FALLS,
+        DIABETES,
+        ARTHRITIS,
+        HOUSEBOUND,
+        STROKE,
+        CKD,
+        DIZZINESS,
+        DYSPNOEA,
+        HEARING,
+        HEART_FAILURE,
+    ] {
+        events.push(event(7, "2010-10-10", c));
+    }
+    // 8: sixteen deficits with polypharmacy, severe.
+    for c in [
+        ANAEMIA,
+        FALLS,
+        DIABETES,
+        ARTHRITIS,
+        HOUSEBOUND,
+        STROKE,
+        CKD,
+        DIZZINESS,
+        DYSPNOEA,
+        HEARING,
+        HEART_FAILURE,
+        HYPERTENSION,
+        MOBILITY,
+        OSTEOPOROSIS,
+        PARKINSONS,
+    ] {
+        events.push(event(8, "2010-10-10", c));
+    }
+    write(dir, "gp_events", &events);
+    let mut issues = Vec::new();
+    // 3: five distinct medicines in the 12 months: polypharmacy.
+    for (i, d) in [
+        "2024-04-02",
+        "2024-08-01",
+        "2024-12-01",
+        "2025-02-01",
+        "2025-04-01",
+    ]
+    .iter()
+    .enumerate()
+    {
+        issues.push(issue(3, d, &format!("9900{i}1000001101")));
+    }
+    // 4: four distinct in the window (one issued three times), a fifth on the window's first
+    // day (excluded: the window is after 2024-04-01) and a sixth after the reference date.
+    for (i, d) in ["2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01"]
+        .iter()
+        .enumerate()
+    {
+        issues.push(issue(4, d, &format!("9900{i}1000001101")));
+    }
+    issues.push(issue(4, "2024-10-01", "990001000001101"));
+    issues.push(issue(4, "2024-11-01", "990001000001101"));
+    issues.push(issue(4, "2024-04-01", "990091000001101"));
+    issues.push(issue(4, "2025-04-02", "990081000001101"));
+    // 7 and 8: polypharmacy.
+    for k in [7, 8] {
+        for i in 0..6 {
+            issues.push(issue(k, "2025-01-15", &format!("9901{i}1000001101")));
+        }
+    }
+    write(dir, "gp_medications", &issues);
+}
+
+/// Patient → (deficits, eFI, category), by hand.
+fn expected() -> BTreeMap<u32, (Vec<&'static str>, f64, &'static str)> {
+    let sorted = |mut v: Vec<&'static str>| {
+        v.sort_unstable();
+        v
+    };
+    BTreeMap::from([
+        (1, (vec![], 0.0, "fit")),
+        (2, (sorted(vec!["anaemia", "falls"]), 2.0 / 36.0, "fit")),
+        (3, (vec!["polypharmacy"], 1.0 / 36.0, "fit")),
+        (4, (vec![], 0.0, "fit")),
+        (5, (vec!["arthritis"], 1.0 / 36.0, "fit")),
+        (
+            6,
+            (
+                sorted(vec![
+                    "anaemia",
+                    "falls",
+                    "diabetes",
+                    "arthritis",
+                    "housebound",
+                ]),
+                5.0 / 36.0,
+                "mild",
+            ),
+        ),
+        (
+            7,
+            (
+                sorted(vec![
+                    "anaemia",
+                    "falls",
+                    "diabetes",
+                    "arthritis",
+                    "housebound",
+                    "stroke-tia",
+                    "ckd",
+                    "dizziness",
+                    "dyspnoea",
+                    "hearing-loss",
+                    "heart-failure",
+                    "polypharmacy",
+                ]),
+                12.0 / 36.0,
+                "moderate",
+            ),
+        ),
+        (
+            8,
+            (
+                sorted(vec![
+                    "anaemia",
+                    "falls",
+                    "diabetes",
+                    "arthritis",
+                    "housebound",
+                    "stroke-tia",
+                    "ckd",
+                    "dizziness",
+                    "dyspnoea",
+                    "hearing-loss",
+                    "heart-failure",
+                    "hypertension",
+                    "mobility-problems",
+                    "osteoporosis",
+                    "parkinsons",
+                    "polypharmacy",
+                ]),
+                16.0 / 36.0,
+                "severe",
+            ),
+        ),
+    ])
+}
+
+#[test]
+fn efi_deficits_and_categories_match_the_hand_made_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ex = tmp.path().join("extracts");
+    extracts(&ex);
+    let run = crate::scored_run(&ex, None, tmp.path());
+    let got = read_efi(&phm_score::scores_path(&run));
+    let key = crate::key();
+    let mut p = phm_ingest::pseudo::Pseudonymiser::new(&key);
+    for (k, (deficits, value, category)) in expected() {
+        let pseudonym = p.pseudonym(&NhsNumber::parse(&nhs(k)).unwrap()).to_owned();
+        let (got_deficits, got_value, got_category) = got
+            .get(&pseudonym)
+            .unwrap_or_else(|| panic!("patient {k} scored"));
+        let mut got_deficits = got_deficits.clone();
+        got_deficits.sort_unstable();
+        assert_eq!(got_deficits, deficits, "patient {k}");
+        assert!(
+            (got_value - value).abs() < 1e-12,
+            "patient {k}: {got_value} != {value}"
+        );
+        assert_eq!(got_category, category, "patient {k}");
+    }
+    assert_eq!(got.len(), 8);
+}
+
+/// pseudonym → (deficits, efi, category), read with DataFusion's Parquet reader.
+fn read_efi(path: &Path) -> BTreeMap<String, (Vec<String>, f64, String)> {
+    use datafusion::arrow::array::{Array, Float64Array, ListArray, StringArray};
+    let file = std::fs::File::open(path).unwrap();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+            .unwrap();
+    let mut out = BTreeMap::new();
+    for batch in reader {
+        let b = batch.unwrap();
+        let col = |n: &str| b.column_by_name(n).unwrap().clone();
+        let text = |n: &str| {
+            datafusion::arrow::compute::cast(&col(n), &datafusion::arrow::datatypes::DataType::Utf8)
+                .unwrap()
+        };
+        let p = text("pseudonym");
+        let p = p.as_any().downcast_ref::<StringArray>().unwrap();
+        let c = text("efi_category");
+        let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+        let e = col("efi");
+        let e = e.as_any().downcast_ref::<Float64Array>().unwrap();
+        let d = col("efi_deficits");
+        let d = d.as_any().downcast_ref::<ListArray>().unwrap();
+        for r in 0..b.num_rows() {
+            let items = datafusion::arrow::compute::cast(
+                &d.value(r),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            let items = items.as_any().downcast_ref::<StringArray>().unwrap();
+            let names = items.iter().flatten().map(str::to_owned).collect();
+            out.insert(
+                p.value(r).to_owned(),
+                (names, e.value(r), c.value(r).to_owned()),
+            );
+        }
+    }
+    out
+}
