@@ -67,7 +67,7 @@ impl Conditions {
 
     /// The set (bit per condition) a code belongs to: every condition with a prefix the code
     /// starts with (a code can count for more than one condition, as in Quan 2005).
-    pub fn of(&self, code: &Icd10) -> u64 {
+    pub fn of(&self, code: Icd10) -> u64 {
         let s = code.as_str();
         let mut set = 0;
         for &len in &self.lengths {
@@ -131,7 +131,7 @@ mod tests {
         let c = Conditions::from_csv(
             "# src\ncondition,icd10_prefix\nchf,I110\nchf,I50\nhypc,I11\nhypc,I12\n",
         );
-        let set = |s: &str| c.names_in(c.of(&normalise(s).unwrap()));
+        let set = |s: &str| c.names_in(c.of(normalise(s).unwrap()));
         assert_eq!(set("I11.0"), vec!["chf", "hypc"]);
         assert_eq!(set("I11.9"), vec!["hypc"]);
         assert_eq!(set("I50.9"), vec!["chf"]);

@@ -274,10 +274,10 @@ async fn diagnoses(
             );
             let f = &mut found[i];
             for code in codes.filter_map(icd10::normalise) {
-                f.charlson |= lists.charlson.of(&code);
-                f.elixhauser |= lists.elixhauser.of(&code);
+                f.charlson |= lists.charlson.of(code);
+                f.elixhauser |= lists.elixhauser.of(code);
                 if recent.is_valid(r) && recent.value(r) {
-                    f.hfrs |= lists.hfrs.of(&code);
+                    f.hfrs |= lists.hfrs.of(code);
                 }
             }
         }

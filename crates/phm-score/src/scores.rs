@@ -64,7 +64,7 @@ impl Comorbidity {
     }
 
     /// The conditions a code counts for.
-    pub fn of(&self, code: &Icd10) -> u64 {
+    pub fn of(&self, code: Icd10) -> u64 {
         self.conditions.of(code)
     }
 
@@ -119,7 +119,7 @@ impl Hfrs {
     }
 
     /// The category bit of a code, if its category scores.
-    pub fn of(&self, code: &Icd10) -> u128 {
+    pub fn of(&self, code: Icd10) -> u128 {
         self.index.get(code.category()).map_or(0, |&i| 1 << i)
     }
 
@@ -349,7 +349,7 @@ mod tests {
         let h = Hfrs::builtin();
         assert_eq!(h.categories.len(), 109);
         assert_eq!(h.total_tenths(), 1732);
-        assert_eq!(h.tenths(h.of(&normalise("F00.9*").unwrap())), 71);
+        assert_eq!(h.tenths(h.of(normalise("F00.9*").unwrap())), 71);
         assert_eq!(
             (hfrs_band(49), hfrs_band(50), hfrs_band(150), hfrs_band(151)),
             ("low", "intermediate", "intermediate", "high")

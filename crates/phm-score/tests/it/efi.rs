@@ -273,37 +273,32 @@ fn efi_deficits_and_categories_match_the_hand_made_fixture() {
 /// pseudonym → (deficits, efi, category), read with DataFusion's Parquet reader.
 fn read_efi(path: &Path) -> BTreeMap<String, (Vec<String>, f64, String)> {
     use datafusion::arrow::array::{Array, Float64Array, ListArray, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
     let file = std::fs::File::open(path).unwrap();
     let reader =
         datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
             .unwrap();
     let mut out = BTreeMap::new();
     for batch in reader {
-        let b = batch.unwrap();
-        let col = |n: &str| b.column_by_name(n).unwrap().clone();
-        let text = |n: &str| {
-            datafusion::arrow::compute::cast(&col(n), &datafusion::arrow::datatypes::DataType::Utf8)
-                .unwrap()
-        };
-        let p = text("pseudonym");
-        let p = p.as_any().downcast_ref::<StringArray>().unwrap();
-        let c = text("efi_category");
-        let c = c.as_any().downcast_ref::<StringArray>().unwrap();
-        let e = col("efi");
-        let e = e.as_any().downcast_ref::<Float64Array>().unwrap();
-        let d = col("efi_deficits");
-        let d = d.as_any().downcast_ref::<ListArray>().unwrap();
-        for r in 0..b.num_rows() {
-            let items = datafusion::arrow::compute::cast(
-                &d.value(r),
-                &datafusion::arrow::datatypes::DataType::Utf8,
-            )
-            .unwrap();
+        let batch = batch.unwrap();
+        let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+        let text = |n: &str| cast(&col(n), &DataType::Utf8).unwrap();
+        let pseudonyms = text("pseudonym");
+        let pseudonyms = pseudonyms.as_any().downcast_ref::<StringArray>().unwrap();
+        let categories = text("efi_category");
+        let categories = categories.as_any().downcast_ref::<StringArray>().unwrap();
+        let values = col("efi");
+        let values = values.as_any().downcast_ref::<Float64Array>().unwrap();
+        let deficits = col("efi_deficits");
+        let deficits = deficits.as_any().downcast_ref::<ListArray>().unwrap();
+        for row in 0..batch.num_rows() {
+            let items = cast(&deficits.value(row), &DataType::Utf8).unwrap();
             let items = items.as_any().downcast_ref::<StringArray>().unwrap();
             let names = items.iter().flatten().map(str::to_owned).collect();
             out.insert(
-                p.value(r).to_owned(),
-                (names, e.value(r), c.value(r).to_owned()),
+                pseudonyms.value(row).to_owned(),
+                (names, values.value(row), categories.value(row).to_owned()),
             );
         }
     }
