@@ -4,6 +4,8 @@
 #    checks it is byte-identical to the committed data-samples/synth (same settings, same bytes).
 # 2. Makes a fresh pseudonymisation key and ingests the committed sample with the pipeline
 #    definition pipeline/demo.toml: validation, quarantine, opt-outs, pseudonymisation.
+# 3. Links the pseudonymised zone (sql/ on DataFusion), scores every patient (Charlson,
+#    Elixhauser, HFRS, eFI) and queries the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -44,3 +46,8 @@ echo
 echo "== phm query: patients by age band, and the ten with most emergency admissions"
 "$phm" query --run "$tmp/run" "SELECT age_band, COUNT(*) AS patients, SUM(emergency_admissions_12m) AS emergency_admissions_12m FROM features GROUP BY age_band ORDER BY MIN(age)"
 "$phm" query --run "$tmp/run" "SELECT substr(pseudonym, 1, 12) AS pseudonym, age, practice_code, emergency_admissions_12m, emergency_bed_days_12m, ae_attendances_12m, distinct_medicines_12m FROM features ORDER BY emergency_admissions_12m DESC, emergency_bed_days_12m DESC, pseudonym LIMIT 10"
+
+echo
+echo "== phm score --pipeline pipeline/demo.toml (Charlson, Elixhauser, HFRS, eFI)"
+"$phm" score --pipeline pipeline/demo.toml --run "$tmp/run"
+"$phm" query --run "$tmp/run" "SELECT efi_category, COUNT(*) AS patients, ROUND(AVG(charlson_1987), 2) AS mean_charlson, ROUND(AVG(hfrs), 2) AS mean_hfrs FROM scores GROUP BY efi_category ORDER BY MIN(efi)"

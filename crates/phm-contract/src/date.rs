@@ -35,7 +35,15 @@ pub fn to_ymd(day: Day) -> (i32, u32, u32) {
 
 /// Whether `y-m-d` is a real calendar date.
 pub fn is_valid_ymd(y: i32, m: u32, d: u32) -> bool {
-    (1..=12).contains(&m) && d >= 1 && to_ymd(from_ymd(y, m, d)) == (y, m, d)
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
 }
 
 /// The same month and day `years` later (29 February becomes 28 February).

@@ -32,6 +32,13 @@ impl Hasher for Fast {
     }
 }
 
+/// An NHS number as an integer key for in-memory maps.
+pub fn nhs_key(nhs: &phm_contract::NhsNumber) -> u64 {
+    nhs.expose_digits()
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+}
+
 /// A set with [`Fast`] hashing.
 pub type FastSet<T> = HashSet<T, BuildHasherDefault<Fast>>;
 /// A map with [`Fast`] hashing.

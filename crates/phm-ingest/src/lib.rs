@@ -241,6 +241,7 @@ pub fn ingest(
         None => PostcodeLookup::empty(),
     };
     let opt_outs = collect_opt_outs(cfg, &contracts, &inputs)?;
+    let decisions = opt_outs.decide();
     tracing::info!(files = inputs.len(), "opt-outs collected");
 
     let out_tmp = partial(&cfg.out);
@@ -255,7 +256,7 @@ pub fn ingest(
         cfg,
         key,
         lookup: &lookup,
-        opt_outs: &opt_outs,
+        opt_outs: &decisions,
         out: &out_tmp,
         identifiable: &id_tmp,
     };
@@ -396,7 +397,7 @@ struct FileContext<'a> {
     cfg: &'a IngestConfig,
     key: &'a PseudonymKey,
     lookup: &'a PostcodeLookup,
-    opt_outs: &'a OptOuts,
+    opt_outs: &'a optout::Decisions,
     out: &'a Path,
     identifiable: &'a Path,
 }
@@ -469,7 +470,12 @@ fn process_file(
         0,
     );
     let mut row = Row::default();
-    let mut seen = LineHashes::default();
+    // About 40 bytes a row: sized once, not regrown.
+    let expected_rows = fs::metadata(&input.path).map_or(0, |m| m.len() / 40);
+    let mut seen = LineHashes::with_capacity_and_hasher(
+        usize::try_from(expected_rows).unwrap_or(0),
+        Default::default(),
+    );
     let mut quarantine = Quarantine::default();
     let mut frame = frame::Frame::new(contract, ctx.cfg.reference_date);
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);

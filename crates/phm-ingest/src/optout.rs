@@ -66,6 +66,20 @@ impl Type1Codes {
     }
 }
 
+/// Opted-out patients and why, decided once all scans are merged.
+#[derive(Default)]
+pub struct Decisions(FastMap<u64, OptOutReason>);
+
+impl Decisions {
+    /// Why a patient is opted out, if they are.
+    pub fn reason(&self, nhs: &NhsNumber) -> Option<OptOutReason> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.get(&crate::fasthash::nhs_key(nhs)).copied()
+    }
+}
+
 /// Opted-out patients, keyed by NHS number digits.
 #[derive(Default)]
 pub struct OptOuts {
@@ -87,6 +101,29 @@ impl OptOuts {
         } else {
             None
         }
+    }
+
+    /// Every opted-out patient with the reason that applies, for one lookup per row.
+    pub fn decide(&self) -> Decisions {
+        let mut d = Decisions::default();
+        let key = |digits: &[u8; 10]| {
+            digits
+                .iter()
+                .fold(0u64, |n, c| n * 10 + u64::from(c - b'0'))
+        };
+        // Later inserts win: insert in reverse order of precedence.
+        for digits in &self.national {
+            d.0.insert(key(digits), OptOutReason::National);
+        }
+        for digits in &self.programme {
+            d.0.insert(key(digits), OptOutReason::Programme);
+        }
+        for (digits, (_, dissent)) in &self.type1 {
+            if *dissent {
+                d.0.insert(key(digits), OptOutReason::Type1);
+            }
+        }
+        d
     }
 
     /// Read the opt-out codes in one GP events file (only lines that mention a code are
@@ -258,6 +295,22 @@ mod tests {
             &format!("9990001235,B82005,2023-01-01,{D},"),
         ]);
         assert_eq!(o.reason(&n), None);
+    }
+
+    #[test]
+    fn decisions_give_the_same_reason_in_the_same_order() {
+        let n = NhsNumber::parse("9990001235").unwrap();
+        let mut o = scan(&[
+            &format!("9990001235,A81001,2023-01-01,{D},"),
+            "9990001235,A81001,2023-01-01,999001000000100,",
+        ]);
+        o.add_national(&n);
+        assert_eq!(o.decide().reason(&n), Some(OptOutReason::Type1));
+        let mut o = scan(&["9990001235,A81001,2023-01-01,999001000000100,"]);
+        o.add_national(&n);
+        assert_eq!(o.decide().reason(&n), Some(OptOutReason::Programme));
+        let other = NhsNumber::parse("9990001243").unwrap();
+        assert_eq!(o.decide().reason(&other), o.reason(&other));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::key::PseudonymKey;
 /// Computes pseudonyms with one key, remembering those already computed.
 pub struct Pseudonymiser<'k> {
     key: &'k PseudonymKey,
-    cache: FastMap<u64, [u8; 64]>,
+    cache: FastMap<u64, Box<str>>,
 }
 
 impl<'k> Pseudonymiser<'k> {
@@ -27,20 +27,14 @@ impl<'k> Pseudonymiser<'k> {
     #[allow(clippy::disallowed_methods)]
     pub fn pseudonym(&mut self, nhs: &NhsNumber) -> &str {
         let key = self.key;
-        let digits = nhs.expose_digits();
-        let id = digits
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        let hex = self.cache.entry(id).or_insert_with(|| {
-            let mut out = [0; 64];
-            out.copy_from_slice(
+        self.cache
+            .entry(crate::fasthash::nhs_key(nhs))
+            .or_insert_with(|| {
                 blake3::keyed_hash(key.bytes(), nhs.expose_digits())
                     .to_hex()
-                    .as_bytes(),
-            );
-            out
-        });
-        std::str::from_utf8(hex).expect("hexadecimal is ASCII")
+                    .as_str()
+                    .into()
+            })
     }
 }
 

@@ -1,7 +1,7 @@
-//! `phm query`: SQL over a run's pseudonymised datasets and linked tables.
+//! `phm query`: SQL over a run's pseudonymised datasets and published tables.
 //!
 //! Registered tables are the extracts under `<run>/pseudonymised/` and the tables under
-//! `<run>/linked/`. The identifiable zone (quarantine, vault, audit) is never registered, and
+//! `<run>/linked/` and `<run>/scores/`. The identifiable zone (quarantine, vault, audit) is never registered, and
 //! a query that names it is refused before it runs.
 
 use std::fmt::Write as _;
@@ -53,14 +53,21 @@ pub enum QueryError {
     Link(#[from] LinkError),
 }
 
+/// The folders of a run whose Parquet files are published tables (one table per file, named
+/// after it): the link and score stages' outputs.
+pub const PUBLISHED: [&str; 2] = ["linked", "scores"];
+
 /// Register every queryable table of a run; returns their names.
 pub async fn register_run(ctx: &SessionContext, run: &Path) -> Result<Vec<String>, LinkError> {
     let mut tables = register_extracts(ctx, run).await?;
-    let linked = run.join("linked");
-    if linked.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(&linked)
+    for folder in PUBLISHED {
+        let dir = run.join(folder);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|source| LinkError::Io {
-                path: linked.clone(),
+                path: dir.clone(),
                 source,
             })?
             .filter_map(Result::ok)

@@ -67,13 +67,12 @@ enum Format {
     Parquet,
 }
 
-#[allow(clippy::print_stdout)]
-pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
-    let p = match &args.pipeline {
-        Some(path) => Pipeline::load(path)?,
-        None => Pipeline::default(),
-    };
-    let reference = match (args.reference_date, &p.dates.reference_date) {
+/// The reference date from the flag, else from the pipeline definition.
+pub fn reference_day(
+    flag: Option<chrono::NaiveDate>,
+    p: &Pipeline,
+) -> anyhow::Result<phm_contract::date::Day> {
+    let reference = match (flag, &p.dates.reference_date) {
         (Some(d), _) => d,
         (None, Some(s)) => crate::parse_date(s)
             .map_err(|e| anyhow::anyhow!("pipeline definition `reference_date`: {e}"))?,
@@ -81,7 +80,20 @@ pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
             "no reference date\nhint: pass `--reference-date YYYY-MM-DD` or set `reference_date` in the pipeline definition"
         ),
     };
-    let day = phm_contract::date::from_ymd(reference.year(), reference.month(), reference.day());
+    Ok(phm_contract::date::from_ymd(
+        reference.year(),
+        reference.month(),
+        reference.day(),
+    ))
+}
+
+#[allow(clippy::print_stdout)]
+pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
+    let p = match &args.pipeline {
+        Some(path) => Pipeline::load(path)?,
+        None => Pipeline::default(),
+    };
+    let day = reference_day(args.reference_date, &p)?;
     let sql_dir = args
         .sql_dir
         .clone()
@@ -102,7 +114,8 @@ pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
     let out = args.run.join("linked");
     let rows = phm_link::link(&cfg, &out).context("`phm link` did not finish")?;
     println!(
-        "Linked {rows} patients as of {reference} in {:.1} s: {}/spine.parquet, {}/features.parquet",
+        "Linked {rows} patients as of {} in {:.1} s: {}/spine.parquet, {}/features.parquet",
+        phm_contract::date::iso(day),
         started.elapsed().as_secs_f64(),
         out.display(),
         out.display()

@@ -3,6 +3,7 @@
 mod ingest;
 mod link;
 mod pipeline;
+mod score;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -41,7 +42,10 @@ enum Command {
     /// Link the pseudonymised datasets into a patient spine and features (SQL in `sql/`).
     #[command(after_long_help = link::LINK_HELP)]
     Link(link::LinkArgs),
-    /// Run SQL over a run's pseudonymised and linked tables.
+    /// Charlson, Elixhauser, HFRS and eFI for every patient of the spine.
+    #[command(after_long_help = score::HELP)]
+    Score(score::ScoreArgs),
+    /// Run SQL over a run's pseudonymised, linked and scored tables.
     #[command(after_long_help = link::QUERY_HELP)]
     Query(link::QueryArgs),
 }
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(KeyCommand::New { out }) => key_new(&out),
         Command::Ingest(args) => ingest::run(&args),
         Command::Link(args) => link::link(&args),
+        Command::Score(args) => score::run(&args),
         Command::Query(args) => link::query(&args),
     }
 }

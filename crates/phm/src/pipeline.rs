@@ -18,6 +18,26 @@ pub struct Pipeline {
     pub opt_out: OptOut,
     #[serde(default)]
     pub link: Link,
+    #[serde(default)]
+    pub score: Score,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Score {
+    pub comorbidity_lookback_months: u32,
+    pub hfrs_lookback_months: u32,
+    pub medicines_lookback_months: u32,
+}
+
+impl Default for Score {
+    fn default() -> Self {
+        Score {
+            comorbidity_lookback_months: 60,
+            hfrs_lookback_months: 24,
+            medicines_lookback_months: 12,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

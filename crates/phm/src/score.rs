@@ -1,0 +1,65 @@
+//! `phm score`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::pipeline::Pipeline;
+
+pub const HELP: &str = "\
+Scores every patient of <run>/linked/spine.parquet as of the reference date and writes
+  <run>/scores/scores.parquet   pseudonym; Charlson (1987, Quan 2011, SHMI weights) and
+                                Elixhauser (van Walraven) with their conditions; HFRS with
+                                its band and categories; eFI with its category and deficits
+Code lists and weights are data in codelists/, each naming its source (paper, version).
+
+Examples:
+  phm score --pipeline pipeline/demo.toml --run /tmp/run
+  phm score --run /tmp/run --reference-date 2025-04-01
+  phm query --run /tmp/run \"SELECT efi_category, COUNT(*) FROM scores GROUP BY 1\"";
+
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    /// Pipeline definition (dates, look-back windows).
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// The run folder, after `phm ingest` and `phm link`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Reference date (YYYY-MM-DD).
+    #[arg(long, value_parser = crate::parse_date)]
+    reference_date: Option<chrono::NaiveDate>,
+}
+
+#[allow(clippy::print_stdout)]
+pub fn run(args: &ScoreArgs) -> anyhow::Result<()> {
+    let p = match &args.pipeline {
+        Some(path) => Pipeline::load(path)?,
+        None => Pipeline::default(),
+    };
+    let day = crate::link::reference_day(args.reference_date, &p)?;
+    let mut cfg = phm_score::ScoreConfig::new(args.run.clone(), day);
+    cfg.comorbidity_months = p.score.comorbidity_lookback_months;
+    cfg.hfrs_months = p.score.hfrs_lookback_months;
+    cfg.medicines_months = p.score.medicines_lookback_months;
+    cfg.memory_limit = p.link.memory_limit_mb << 20;
+    let started = std::time::Instant::now();
+    let summary = phm_score::score(&cfg).context("`phm score` did not finish")?;
+    let show = |counts: &[(&str, usize)]| {
+        counts
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "Scored {} patients as of {} in {:.1} s: {}",
+        summary.patients,
+        phm_contract::date::iso(day),
+        started.elapsed().as_secs_f64(),
+        phm_score::scores_path(&args.run).display()
+    );
+    println!("  eFI:  {}", show(&summary.efi_categories));
+    println!("  HFRS: {}", show(&summary.hfrs_bands));
+    Ok(())
+}
