@@ -154,21 +154,28 @@ impl OptOuts {
         let (Some(code_col), Some(date_col)) = (code_col, date_col) else {
             return Ok(());
         };
-        let needles: Vec<memchr::memmem::Finder<'_>> = type1
+        let wanted: FastSet<&[u8]> = type1
             .dissent
             .iter()
             .chain(&type1.withdrawal)
             .chain(programme)
             .filter(|c| !c.is_empty())
-            .map(|c| memchr::memmem::Finder::new(c.as_bytes()))
+            .map(String::as_bytes)
             .collect();
+        // Only lines whose code field is an opt-out code (or that are quoted, and so need the
+        // full reader) are validated.
+        let may_count = |raw: &[u8]| {
+            memchr::memchr(b'"', raw).is_some()
+                || raw
+                    .split(|&b| b == b',')
+                    .nth(code_col)
+                    .is_some_and(|f| wanted.contains(f))
+        };
         let validator = Validator::new(contract, submitter, extract_date);
         let mut row = Row::default();
         while let Some(block) = reader.next_block()? {
             for line in block.lines() {
-                if !needles.iter().any(|n| n.find(line.raw).is_some())
-                    || validator.check(line.raw, &mut row).is_err()
-                {
+                if !may_count(line.raw) || validator.check(line.raw, &mut row).is_err() {
                     continue;
                 }
                 let code = row.field(code_col);
@@ -284,6 +291,21 @@ mod tests {
             o.reason(&n),
             Some(OptOutReason::Type1),
             "same day: dissent wins"
+        );
+    }
+
+    #[test]
+    fn quoted_lines_are_read_whole() {
+        let n = NhsNumber::parse("9990001235").unwrap();
+        let o = scan(&[&format!(
+            "\"9990001235\",\"A81001\",\"2023-01-01\",\"{D}\",\"\""
+        )]);
+        assert_eq!(o.reason(&n), Some(OptOutReason::Type1));
+        let o = scan(&[&format!("9990001235,A81001,2023-01-01,271649006,{D}")]);
+        assert_eq!(
+            o.reason(&n),
+            None,
+            "a code in another column is not an opt-out"
         );
     }
 

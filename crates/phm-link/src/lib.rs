@@ -105,7 +105,19 @@ pub fn session(memory_limit: usize, spill_dir: Option<&Path>) -> Result<SessionC
         .with_disk_manager_builder(disk)
         .build_arc()
         .map_err(engine("session"))?;
-    let config = SessionConfig::new().with_target_partitions(2);
+    let mut config = SessionConfig::new().with_target_partitions(2);
+    // Read strings as plain Utf8: string views share large buffers between batches, and the
+    // memory pool then counts a buffer once per batch, so sorts give up long before memory
+    // is really used.
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
+    // Evaluate filters while decoding Parquet: columns of rows a filter drops (most of GP
+    // events, for example) are never materialised.
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
@@ -223,55 +235,139 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
     if !tables.iter().any(|t| t == "gp_registrations") {
         return Err(LinkError::NoRegistrations(cfg.run.clone()));
     }
-    for (table, file, text) in sql_steps(cfg.sql_dir.as_deref())? {
-        let sql = bind(&text, &cfg.dates).map_err(|name| LinkError::UnknownParameter {
+    std::fs::create_dir_all(out).map_err(|source| LinkError::Io {
+        path: out.to_owned(),
+        source,
+    })?;
+    // Steps that later steps read are written to Parquet here and read back, as a database
+    // keeps a table: memory stays bounded and the engine's accounting stays true.
+    let work = out.join(".steps");
+    let steps = sql_steps(cfg.sql_dir.as_deref())?;
+    let mut rows = 0;
+    for (k, (table, file, text)) in steps.iter().enumerate() {
+        let sql = bind(text, &cfg.dates).map_err(|name| LinkError::UnknownParameter {
             file: file.clone(),
             name,
             known: Dates::NAMES.join(", "),
         })?;
         let started = std::time::Instant::now();
-        let df = ctx.sql(&sql).await.map_err(engine(&file))?;
-        // Materialise each step once: later steps read it several times.
-        let df = df.cache().await.map_err(engine(&file))?;
-        ctx.register_table(table.as_str(), df.into_view())
-            .map_err(engine(&file))?;
+        let df = ctx.sql(&sql).await.map_err(engine(file))?;
+        let published = PUBLISHED_STEPS.contains(&table.as_str());
+        let read_later = steps[k + 1..].iter().any(|(_, _, t)| mentions(t, table));
+        let path = if published {
+            // Published tables are written once, sorted, where readers find them.
+            let df = df
+                .sort(vec![col("pseudonym").sort(true, false)])
+                .map_err(engine(file))?;
+            let path = out.join(format!("{table}.parquet"));
+            rows = write_single_parquet(df, &path, file).await?;
+            Some(path)
+        } else if read_later {
+            // Steps that later steps read are kept as uncompressed Parquet and read back, as a
+            // database keeps a table: memory stays bounded and the engine's accounting true.
+            std::fs::create_dir_all(&work).map_err(|source| LinkError::Io {
+                path: work.clone(),
+                source,
+            })?;
+            let path = work.join(format!("{table}.parquet"));
+            write_parquet_with(df, &path, file, "uncompressed").await?;
+            Some(path)
+        } else {
+            ctx.register_table(table.as_str(), df.into_view())
+                .map_err(engine(file))?;
+            None
+        };
+        if let Some(path) = path {
+            ctx.register_parquet(
+                table.as_str(),
+                &path.to_string_lossy(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(engine(file))?;
+        }
         tracing::info!(step = %file, seconds = started.elapsed().as_secs_f64(), "linkage step");
     }
-    std::fs::create_dir_all(out).map_err(|source| LinkError::Io {
-        path: out.to_owned(),
-        source,
-    })?;
-    for name in ["spine", "features"] {
-        let df = ctx
-            .table(name)
-            .await
-            .map_err(engine(name))?
-            .sort(vec![col("pseudonym").sort(true, false)])
-            .map_err(engine(name))?;
-        write_single_parquet(df, &out.join(format!("{name}.parquet")), name).await?;
+    for name in PUBLISHED_STEPS {
+        if !out.join(format!("{name}.parquet")).is_file() {
+            return Err(LinkError::Engine {
+                step: name.to_owned(),
+                message: format!("the SQL steps made no `{name}` table"),
+            });
+        }
     }
-    let rows = ctx
-        .table("features")
-        .await
-        .map_err(engine("features"))?
-        .count()
-        .await
-        .map_err(engine("features"))?;
+    if work.exists() {
+        std::fs::remove_dir_all(&work).map_err(|source| LinkError::Io {
+            path: work.clone(),
+            source,
+        })?;
+    }
     Ok(rows)
 }
 
-/// Write a frame as one Parquet file, atomically (temporary name, then rename).
-pub async fn write_single_parquet(df: DataFrame, dest: &Path, step: &str) -> Result<(), LinkError> {
+/// The steps written to `linked/` (sorted by pseudonym); the rest are working tables.
+pub const PUBLISHED_STEPS: [&str; 2] = ["spine", "features"];
+
+/// Whether SQL text names a table (as a whole word).
+fn mentions(sql: &str, table: &str) -> bool {
+    sql.match_indices(table).any(|(i, _)| {
+        let before = sql[..i].chars().next_back();
+        let after = sql[i + table.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
+}
+
+/// Write a frame as one Parquet file, atomically (temporary name, then rename); returns the
+/// number of rows written. Published files are zstd-compressed.
+pub async fn write_single_parquet(
+    df: DataFrame,
+    dest: &Path,
+    step: &str,
+) -> Result<usize, LinkError> {
+    write_parquet_with(df, dest, step, "zstd(3)").await
+}
+
+/// [`write_single_parquet`] with a compression (`uncompressed`, `zstd(1)`, ...).
+async fn write_parquet_with(
+    df: DataFrame,
+    dest: &Path,
+    step: &str,
+    compression: &str,
+) -> Result<usize, LinkError> {
     let tmp = dest.with_extension("parquet.tmp");
-    df.write_parquet(
-        &tmp.to_string_lossy(),
-        DataFrameWriteOptions::new().with_single_file_output(true),
-        None,
-    )
-    .await
-    .map_err(engine(step))?;
+    let mut options = datafusion::config::TableParquetOptions::default();
+    options.global.compression = Some(compression.to_owned());
+    let counts = df
+        .write_parquet(
+            &tmp.to_string_lossy(),
+            DataFrameWriteOptions::new().with_single_file_output(true),
+            Some(options),
+        )
+        .await
+        .map_err(engine(step))?;
     std::fs::rename(&tmp, dest).map_err(|source| LinkError::Io {
         path: dest.to_owned(),
         source,
-    })
+    })?;
+    let rows = counts
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+        })
+        .map_or(0, |c| c.value(0));
+    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_table_is_mentioned_as_a_whole_word() {
+        assert!(super::mentions("SELECT * FROM spells AS s", "spells"));
+        assert!(super::mentions("JOIN spine\nON", "spine"));
+        assert!(!super::mentions("SELECT spine_id FROM x", "spine"));
+        assert!(!super::mentions("FROM my_spells", "spells"));
+    }
 }

@@ -177,7 +177,9 @@ async fn write(df: DataFrame, path: &Path, format: Format) -> Result<(), QueryEr
     let opts = DataFrameWriteOptions::new().with_single_file_output(true);
     let p = path.to_string_lossy();
     match format {
-        Format::Parquet => crate::write_single_parquet(df, path, "query").await?,
+        Format::Parquet => {
+            crate::write_single_parquet(df, path, "query").await?;
+        }
         Format::Csv => {
             df.write_csv(&p, opts, None)
                 .await
