@@ -50,16 +50,17 @@ for cond in mapping["charlson_icd10_quan"]:
     quan = cw["quan"][cond]
     if cond == "aids":
         quan = 4  # Quan 2011 Table 2: AIDS/HIV 4 (comorbidipy 0.5.0 has 2)
-    rows.append((cond, names[cond], cw["charlson"][cond], quan, cw["shmi"][cond]))
+    rows.append((cond, names[cond], cw["charlson"][cond], quan, cw["shmi"][cond], cw["shmi_modified"][cond]))
 write(
     "codelists/charlson/weights.csv",
     [
         "charlson_1987: Charlson ME et al. J Chronic Dis 1987;40(5):373-83",
         "quan_2011: Quan H et al. Am J Epidemiol 2011;173(6):676-82, Table 2 (AIDS/HIV 4, maximum score 24; comorbidipy 0.5.0 has AIDS/HIV 2)",
         "shmi: NHS Digital, Summary Hospital-level Mortality Indicator specification v1.35 (2020-09-24)",
+        "shmi_modified: SHMI v1.35 weights with diabetes with complications 4 instead of -1 (as comorbidipy 0.5.0 offers)",
         "Hierarchy: diabwc over diab, msld over mld, metacanc over canc (the milder one scores 0). A negative total is 0.",
     ],
-    ["condition", "name", "charlson_1987", "quan_2011", "shmi"],
+    ["condition", "name", "charlson_1987", "quan_2011", "shmi", "shmi_modified"],
     rows,
 )
 
@@ -69,10 +70,11 @@ write(
     "codelists/elixhauser/weights.csv",
     [
         "van_walraven: van Walraven C et al. A modification of the Elixhauser comorbidity measures into a point system for hospital death using administrative data. Med Care 2009;47(6):626-33",
+        "swiss: Swiss weights as comorbidipy 0.5.0 gives them (Elixhauser, Swiss hospital discharge data)",
         "Hierarchy: hypc over hypunc, diabc over diabunc, metacanc over solidtum. Totals may be negative, as published.",
     ],
-    ["condition", "name", "van_walraven"],
-    [(c, names[c].strip(), ew["vw"][c]) for c in mapping["elixhauser_icd10_quan"]],
+    ["condition", "name", "van_walraven", "swiss"],
+    [(c, names[c].strip(), ew["vw"][c], ew["swiss"][c]) for c in mapping["elixhauser_icd10_quan"]],
 )
 
 write(

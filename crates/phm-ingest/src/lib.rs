@@ -474,7 +474,7 @@ fn process_file(
     let expected_rows = fs::metadata(&input.path).map_or(0, |m| m.len() / 40);
     let mut seen = LineHashes::with_capacity_and_hasher(
         usize::try_from(expected_rows).unwrap_or(0),
-        Default::default(),
+        std::hash::BuildHasherDefault::default(),
     );
     let mut quarantine = Quarantine::default();
     let mut frame = frame::Frame::new(contract, ctx.cfg.reference_date);

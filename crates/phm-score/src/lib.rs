@@ -2,7 +2,7 @@
 //!
 //! `phm-score` reads the pseudonymised zone of a run (admitted care, GP events and
 //! medications) and the linked spine, and writes `scores/scores.parquet`: for every patient
-//! in the spine, Charlson (three weightings) and Elixhauser (van Walraven) from admitted care
+//! in the spine, Charlson (four weightings) and Elixhauser (two) from admitted care
 //! diagnoses in a look-back (default 5 years), the Hospital Frailty Risk Score from the last
 //! 2 years of admitted care, and the electronic Frailty Index from GP events on or before the
 //! date and medicines in the last 12 months, each with its band or category and its

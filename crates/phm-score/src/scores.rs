@@ -21,7 +21,8 @@ pub struct Comorbidity {
 }
 
 impl Comorbidity {
-    /// Charlson, Quan 2005 ICD-10 coding; weightings `charlson_1987`, `quan_2011`, `shmi`.
+    /// Charlson, Quan 2005 ICD-10 coding; weightings `charlson_1987`, `quan_2011`, `shmi`,
+    /// `shmi_modified`.
     /// A negative total (possible only with SHMI's weight of -1 for diabetes with
     /// complications) is 0, as in comorbidipy.
     pub fn charlson() -> Self {
@@ -33,7 +34,7 @@ impl Comorbidity {
         )
     }
 
-    /// Elixhauser, Quan 2005 ICD-10 coding; weighting `van_walraven`. Totals may be negative,
+    /// Elixhauser, Quan 2005 ICD-10 coding; weightings `van_walraven`, `swiss`. Totals may be negative,
     /// as van Walraven 2009 publishes them.
     pub fn elixhauser() -> Self {
         Self::new(
@@ -305,7 +306,7 @@ mod tests {
         let q = weighting(&c, "quan_2011");
         assert_eq!(c.score(u64::MAX >> (64 - c.conditions.names.len()), q), 24);
         assert_eq!(c.score(set(&c, &["aids"]), q), 4);
-        assert_eq!(c.weightings.len(), 3);
+        assert_eq!(c.weightings.len(), 4);
     }
 
     #[test]

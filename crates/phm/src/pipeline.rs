@@ -22,8 +22,10 @@ pub struct Pipeline {
     pub score: Score,
 }
 
+/// Field names are the keys analysts write in `[score]`: each says what it is on its own.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[allow(clippy::struct_field_names)]
 pub struct Score {
     pub comorbidity_lookback_months: u32,
     pub hfrs_lookback_months: u32,

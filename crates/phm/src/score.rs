@@ -8,8 +8,8 @@ use crate::pipeline::Pipeline;
 
 pub const HELP: &str = "\
 Scores every patient of <run>/linked/spine.parquet as of the reference date and writes
-  <run>/scores/scores.parquet   pseudonym; Charlson (1987, Quan 2011, SHMI weights) and
-                                Elixhauser (van Walraven) with their conditions; HFRS with
+  <run>/scores/scores.parquet   pseudonym; Charlson (1987, Quan 2011, SHMI, modified SHMI) and
+                                Elixhauser (van Walraven, Swiss) with their conditions; HFRS with
                                 its band and categories; eFI with its category and deficits
 Code lists and weights are data in codelists/, each naming its source (paper, version).
 

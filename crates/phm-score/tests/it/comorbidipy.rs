@@ -1,4 +1,4 @@
-//! Charlson (each weighting comorbidipy has), Elixhauser (van Walraven) and HFRS equal
+//! Charlson and Elixhauser (each weighting comorbidipy has) and HFRS equal
 //! comorbidipy's for every patient of a synthetic set with messy ICD-10 codes, comparing on the
 //! same diagnoses. The script selects the diagnoses itself from the pseudonymised Parquet
 //! (episodes admitted in the look-back, primary and `;`-separated secondary codes) and
@@ -12,7 +12,7 @@
 //!    heart failure and complicated hypertension; K70.3: liver disease and alcohol abuse);
 //!    comorbidipy keeps only one condition per code. The script gives comorbidipy one code per
 //!    condition for such codes (a prefix found only in that condition's list).
-//! 3. van Walraven totals can be negative; comorbidipy floors every total at 0. Expected:
+//! 3. Elixhauser totals can be negative; comorbidipy floors every total at 0. Expected:
 //!    comorbidipy's score equals phm's floored at 0, and the conditions are identical (the
 //!    unfloored total is checked by a unit test).
 
@@ -80,7 +80,7 @@ def check(name, expected, got):
     if diff:
         print(name, "differs, e.g.", diff[:3])
 
-names = {"charlson_1987": "charlson", "charlson_quan_2011": "quan", "charlson_shmi": "shmi"}
+names = {"charlson_1987": "charlson", "charlson_quan_2011": "quan", "charlson_shmi": "shmi", "charlson_shmi_modified": "shmi_modified"}
 for col, w in names.items():
     cmb, split = run_cmb("charlson", w, "charlson_icd10_quan")
     expected = cmb.loc[ids["id"], "comorbidity_score"]
@@ -89,6 +89,8 @@ for col, w in names.items():
     check(col, expected, phm.loc[ids["id"], col])
 cmb, split_elix = run_cmb("elixhauser", "vw", "elixhauser_icd10_quan")
 check("elixhauser_van_walraven", cmb.loc[ids["id"], "comorbidity_score"], phm.loc[ids["id"], "elixhauser_van_walraven"].clip(lower=0))  # departure 3
+cmb, _ = run_cmb("elixhauser", "swiss", "elixhauser_icd10_quan")
+check("elixhauser_swiss", cmb.loc[ids["id"], "comorbidity_score"], phm.loc[ids["id"], "elixhauser_swiss"].clip(lower=0))  # departure 3
 negative = int((phm["elixhauser_van_walraven"] < 0).sum())
 for key, col in [("charlson_icd10_quan", "charlson_conditions"), ("elixhauser_icd10_quan", "elixhauser_conditions")]:
     score = key.split("_")[0]
