@@ -114,10 +114,23 @@ pub fn session(memory_limit: usize, spill_dir: Option<&Path>) -> Result<SessionC
         .execution
         .parquet
         .schema_force_view_types = false;
-    // Evaluate filters while decoding Parquet: columns of rows a filter drops (most of GP
-    // events, for example) are never materialised.
-    config.options_mut().execution.parquet.pushdown_filters = true;
-    config.options_mut().execution.parquet.reorder_filters = true;
+    // A data engineer may tune any DataFusion option without a rebuild:
+    // `DATAFUSION_EXECUTION_TARGET_PARTITIONS=4 phm link ...` (names as in DataFusion's
+    // configuration, upper case, dots as underscores).
+    let keys: Vec<String> = config
+        .options()
+        .entries()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    for key in keys {
+        let env = key.to_uppercase().replace('.', "_");
+        if let Ok(value) = std::env::var(&env)
+            && let Err(e) = config.options_mut().set(&key, &value)
+        {
+            tracing::warn!(option = %key, error = %e, "ignored a DATAFUSION_ setting");
+        }
+    }
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 

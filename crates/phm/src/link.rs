@@ -12,6 +12,10 @@ Runs the SQL files of sql/ in order on DataFusion over <run>/pseudonymised/, and
   <run>/linked/spine.parquet      one row per patient registered on the reference date
   <run>/linked/features.parquet   activity features as of the reference date (see sql/README.md)
 
+Memory: `[link] memory_limit_mb` in the pipeline definition (sorts and aggregations spill to
+disk beyond it). Any DataFusion option can be set from the environment without a rebuild:
+DATAFUSION_EXECUTION_TARGET_PARTITIONS=4 sets datafusion.execution.target_partitions.
+
 Examples:
   phm link --pipeline pipeline/demo.toml --run /tmp/run
   phm link --run /tmp/run --reference-date 2025-04-01 --sql-dir sql";
