@@ -338,7 +338,7 @@ pub async fn write_single_parquet(
     dest: &Path,
     step: &str,
 ) -> Result<usize, LinkError> {
-    write_parquet_with(df, dest, step, "zstd(3)").await
+    write_parquet_with(df, dest, step, "zstd(1)").await
 }
 
 /// [`write_single_parquet`] with a compression (`uncompressed`, `zstd(1)`, ...).
