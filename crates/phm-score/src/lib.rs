@@ -381,72 +381,73 @@ fn output(patients: &[String], found: &[Found], lists: &Lists) -> Result<RecordB
         "pseudonym".to_owned(),
         Arc::new(StringArray::from_iter_values(patients)),
     )];
-    for (w, (name, _)) in lists.charlson.weightings.iter().enumerate() {
-        let v: Int32Array = found
-            .iter()
-            .map(|f| Some(lists.charlson.score(f.charlson, w)))
-            .collect();
-        columns.push((column_name("charlson", name), Arc::new(v)));
-    }
-    columns.push((
-        "charlson_conditions".to_owned(),
-        list_column(
-            found
-                .iter()
-                .map(|f| lists.charlson.conditions.names_in(f.charlson)),
-        ),
-    ));
-    for (w, (name, _)) in lists.elixhauser.weightings.iter().enumerate() {
-        let v: Int32Array = found
-            .iter()
-            .map(|f| Some(lists.elixhauser.score(f.elixhauser, w)))
-            .collect();
-        columns.push((column_name("elixhauser", name), Arc::new(v)));
-    }
-    columns.push((
-        "elixhauser_conditions".to_owned(),
-        list_column(
-            found
-                .iter()
-                .map(|f| lists.elixhauser.conditions.names_in(f.elixhauser)),
-        ),
-    ));
+    let charlson: Vec<u64> = found.iter().map(|f| f.charlson).collect();
+    comorbidity_columns(&mut columns, "charlson", &lists.charlson, &charlson);
+    let elixhauser: Vec<u64> = found.iter().map(|f| f.elixhauser).collect();
+    comorbidity_columns(&mut columns, "elixhauser", &lists.elixhauser, &elixhauser);
     let hfrs_tenths: Vec<u32> = found.iter().map(|f| lists.hfrs.tenths(f.hfrs)).collect();
-    let hfrs: Float64Array = hfrs_tenths
-        .iter()
-        .map(|&t| Some(f64::from(t) / 10.0))
-        .collect();
-    columns.push(("hfrs".to_owned(), Arc::new(hfrs)));
-    columns.push((
-        "hfrs_band".to_owned(),
-        Arc::new(StringArray::from_iter_values(
-            hfrs_tenths.iter().map(|&t| scores::hfrs_band(t)),
-        )),
-    ));
-    columns.push((
-        "hfrs_categories".to_owned(),
-        list_column(found.iter().map(|f| lists.hfrs.names_in(f.hfrs))),
-    ));
+    let hfrs = hfrs_tenths.iter().map(|&t| f64::from(t) / 10.0);
+    let bands = hfrs_tenths.iter().map(|&t| scores::hfrs_band(t));
+    let categories = found.iter().map(|f| lists.hfrs.names_in(f.hfrs));
+    graded_columns(
+        &mut columns,
+        "hfrs",
+        ("band", "categories"),
+        hfrs,
+        bands,
+        categories,
+    );
     let deficits: Vec<u32> = found.iter().map(|f| f.efi.count_ones()).collect();
-    let efi: Float64Array = deficits
-        .iter()
-        .map(|&d| Some(scores::efi_value(d)))
-        .collect();
-    columns.push(("efi".to_owned(), Arc::new(efi)));
-    columns.push((
-        "efi_category".to_owned(),
-        Arc::new(StringArray::from_iter_values(
-            deficits.iter().map(|&d| scores::efi_category(d)),
-        )),
-    ));
-    columns.push((
-        "efi_deficits".to_owned(),
-        list_column(found.iter().map(|f| lists.efi.names_in(f.efi))),
-    ));
+    let efi = deficits.iter().map(|&d| scores::efi_value(d));
+    let grades = deficits.iter().map(|&d| scores::efi_category(d));
+    let names = found.iter().map(|f| lists.efi.names_in(f.efi));
+    graded_columns(
+        &mut columns,
+        "efi",
+        ("category", "deficits"),
+        efi,
+        grades,
+        names,
+    );
     RecordBatch::try_from_iter(columns).map_err(|e| ScoreError::Engine {
         step: "output".to_owned(),
         message: e.to_string(),
     })
+}
+
+/// `<score>_<weighting>` per weighting, then `<score>_conditions`.
+fn comorbidity_columns(
+    columns: &mut Vec<(String, ArrayRef)>,
+    score: &str,
+    index: &Comorbidity,
+    sets: &[u64],
+) {
+    for (w, (name, _)) in index.weightings.iter().enumerate() {
+        let v: Int32Array = sets.iter().map(|&s| Some(index.score(s, w))).collect();
+        columns.push((column_name(score, name), Arc::new(v)));
+    }
+    columns.push((
+        format!("{score}_conditions"),
+        list_column(sets.iter().map(|&s| index.conditions.names_in(s))),
+    ));
+}
+
+/// `<score>`, `<score>_<grade>`, `<score>_<components>`.
+fn graded_columns<'a>(
+    columns: &mut Vec<(String, ArrayRef)>,
+    score: &str,
+    (grade, components): (&str, &str),
+    values: impl Iterator<Item = f64>,
+    grades: impl Iterator<Item = &'static str>,
+    parts: impl Iterator<Item = Vec<&'a str>>,
+) {
+    let values: Float64Array = values.map(Some).collect();
+    columns.push((score.to_owned(), Arc::new(values)));
+    columns.push((
+        format!("{score}_{grade}"),
+        Arc::new(StringArray::from_iter_values(grades)),
+    ));
+    columns.push((format!("{score}_{components}"), list_column(parts)));
 }
 
 fn summarise(batch: &RecordBatch, patients: usize) -> ScoreSummary {
