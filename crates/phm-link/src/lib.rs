@@ -84,6 +84,18 @@ pub enum LinkError {
         "no `gp_registrations` dataset under `{0}`\nhint: run `phm ingest` first and point `--run` at its `--out` folder"
     )]
     NoRegistrations(PathBuf),
+    /// A SQL step reads an extract the run does not have.
+    #[error(
+        "`{file}` reads `{extract}`, but there is no `{extract}` dataset under `{run}/pseudonymised/`\nhint: ingest an `{extract}` extract (a file with only the header line is enough when a source sends no data), or remove `{extract}` from the SQL"
+    )]
+    MissingExtract {
+        /// The SQL file.
+        file: String,
+        /// The extract.
+        extract: String,
+        /// The run.
+        run: String,
+    },
 }
 
 fn engine(step: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> LinkError + '_ {
@@ -248,6 +260,19 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
     if !tables.iter().any(|t| t == "gp_registrations") {
         return Err(LinkError::NoRegistrations(cfg.run.clone()));
     }
+    let steps = sql_steps(cfg.sql_dir.as_deref())?;
+    for (_, file, text) in &steps {
+        if let Some(extract) = EXTRACT_TABLES
+            .iter()
+            .find(|t| !tables.iter().any(|x| x == *t) && mentions(&strip_comments(text), t))
+        {
+            return Err(LinkError::MissingExtract {
+                file: file.clone(),
+                extract: (*extract).to_owned(),
+                run: cfg.run.display().to_string(),
+            });
+        }
+    }
     std::fs::create_dir_all(out).map_err(|source| LinkError::Io {
         path: out.to_owned(),
         source,
@@ -255,7 +280,6 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
     // Steps that later steps read are written to Parquet here and read back, as a database
     // keeps a table: memory stays bounded and the engine's accounting stays true.
     let work = out.join(".steps");
-    let steps = sql_steps(cfg.sql_dir.as_deref())?;
     let mut rows = 0;
     for (k, (table, file, text)) in steps.iter().enumerate() {
         let sql = bind(text, &cfg.dates).map_err(|name| LinkError::UnknownParameter {
@@ -320,6 +344,14 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
 
 /// The steps written to `linked/` (sorted by pseudonym); the rest are working tables.
 pub const PUBLISHED_STEPS: [&str; 2] = ["spine", "features"];
+
+/// SQL text without its `--` comments.
+fn strip_comments(sql: &str) -> String {
+    sql.lines()
+        .map(|l| l.split_once("--").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 /// Whether SQL text names a table (as a whole word).
 fn mentions(sql: &str, table: &str) -> bool {

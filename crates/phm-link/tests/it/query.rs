@@ -93,3 +93,30 @@ fn unknown_tables_list_what_can_be_queried_and_the_identifiable_zone_is_refused(
         .to_string();
     assert!(err.contains("--out"), "{err}");
 }
+
+#[test]
+fn a_missing_extract_is_named_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("synth");
+    phm_testkit::synth(&set, 200, 2, 3, 0.0);
+    std::fs::remove_dir_all(set.join("extracts/mental_health")).unwrap();
+    let run = crate::ingest(&set.join("extracts"), None, tmp.path());
+    let cfg = phm_link::LinkConfig {
+        run: run.clone(),
+        sql_dir: None,
+        dates: phm_link::Dates::new(phm_contract::date::from_ymd(2025, 4, 1), 12, 24, 12),
+        memory_limit: 256 << 20,
+        spill_dir: None,
+    };
+    let err = phm_link::link(&cfg, &run.join("linked")).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, phm_link::LinkError::MissingExtract { ref extract, .. } if extract == "mental_health"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("03_activity.sql") && msg.contains("hint:"),
+        "{msg}"
+    );
+    assert!(!run.join("linked/features.parquet").exists());
+}
