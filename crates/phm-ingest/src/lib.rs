@@ -640,7 +640,9 @@ impl ParquetSink {
         let tmp = dest.with_extension("parquet.tmp");
         let file = File::create(&tmp).map_err(io(&tmp))?;
         let writer = ParquetWriter::new(file.try_clone().map_err(io(&tmp))?)
-            .with_compression(ParquetCompression::Zstd(None))
+            .with_compression(ParquetCompression::Zstd(Some(
+                polars_parquet::write::ZstdLevel::try_new(1).map_err(polars_err(rel))?,
+            )))
             .set_parallel(false)
             .batched(df.schema())
             .map_err(polars_err(rel))?;
