@@ -241,7 +241,9 @@ pub fn sql_files(dir: &Path) -> Result<Vec<(String, String, String)>, LinkError>
 }
 
 /// Run the linkage and write `out/spine.parquet` and `out/features.parquet`; returns the
-/// number of patients in the feature table.
+/// number of patients in the feature table. Everything is built in a `.partial` folder beside
+/// `out` and renamed into place at the end, so `out` never mixes tables of two runs and a run
+/// that fails leaves the previous one whole.
 pub fn link(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -251,7 +253,27 @@ pub fn link(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
             path: out.to_owned(),
             source,
         })?;
-    rt.block_on(link_async(cfg, out))
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LinkError::Io { path, source }
+    };
+    let name = out
+        .file_name()
+        .map_or_else(|| "linked".into(), |n| n.to_string_lossy().into_owned());
+    let partial = out.with_file_name(format!(".{name}.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    let result = rt.block_on(link_async(cfg, &partial));
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&partial);
+        return result;
+    }
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(io(out))?;
+    }
+    std::fs::rename(&partial, out).map_err(io(out))?;
+    result
 }
 
 async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {

@@ -95,6 +95,39 @@ fn unknown_tables_list_what_can_be_queried_and_the_identifiable_zone_is_refused(
 }
 
 #[test]
+fn a_failed_link_leaves_the_previous_tables_whole() {
+    let (tmp, run) = sample_run();
+    let before = std::fs::read(run.join("linked/features.parquet")).unwrap();
+    let sql = tmp.path().join("bad-sql");
+    std::fs::create_dir_all(&sql).unwrap();
+    std::fs::write(
+        sql.join("01_spine.sql"),
+        "SELECT pseudonym FROM gp_registrations",
+    )
+    .unwrap();
+    std::fs::write(
+        sql.join("02_features.sql"),
+        "SELECT no_such_column FROM spine",
+    )
+    .unwrap();
+    let cfg = phm_link::LinkConfig {
+        run: run.clone(),
+        sql_dir: Some(sql),
+        dates: phm_link::Dates::new(phm_contract::date::from_ymd(2025, 4, 1), 12, 24, 12),
+        memory_limit: 256 << 20,
+        spill_dir: None,
+    };
+    let err = phm_link::link(&cfg, &run.join("linked")).unwrap_err();
+    assert!(err.to_string().contains("02_features.sql"), "{err}");
+    assert_eq!(
+        std::fs::read(run.join("linked/features.parquet")).unwrap(),
+        before
+    );
+    assert!(run.join("linked/spine.parquet").exists());
+    assert!(!run.join(".linked.partial").exists());
+}
+
+#[test]
 fn a_missing_extract_is_named_with_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     let set = tmp.path().join("synth");
