@@ -34,7 +34,12 @@ impl Hasher for Fast {
 
 /// An NHS number as an integer key for in-memory maps.
 pub fn nhs_key(nhs: &phm_contract::NhsNumber) -> u64 {
-    nhs.expose_digits()
+    digits_key(nhs.expose_digits())
+}
+
+/// Ten ASCII digits as an integer key.
+pub fn digits_key(digits: &[u8; 10]) -> u64 {
+    digits
         .iter()
         .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
 }

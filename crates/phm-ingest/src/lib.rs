@@ -376,21 +376,13 @@ fn scan_national(
     file: File,
     found: &mut OptOuts,
 ) -> std::io::Result<()> {
-    let mut reader = match read::LineReader::open(file) {
-        Ok((reader, _header)) => reader,
-        Err(read::OpenError::Fault(_)) => return Ok(()),
-        Err(read::OpenError::Io(e)) => return Err(e),
-    };
     let validator = Validator::new(contract, &input.submitter, extract_date);
     let mut row = Row::default();
-    while let Some(block) = reader.next_block()? {
-        for line in block.lines() {
-            if validator.check(line.raw, &mut row).is_ok() {
-                found.add_national(row.nhs());
-            }
+    read::for_each_line(file, |line| {
+        if validator.check(line.raw, &mut row).is_ok() {
+            found.add_national(row.nhs());
         }
-    }
-    Ok(())
+    })
 }
 
 struct FileContext<'a> {

@@ -13,7 +13,7 @@ use phm_contract::date::Day;
 use phm_contract::{Contract, NhsNumber};
 
 use crate::fasthash::{FastMap, FastSet};
-use crate::read::{LineReader, OpenError};
+use crate::read;
 use crate::validate::{Row, Validator};
 
 /// Why a patient is opted out (the first that applies, in this order).
@@ -106,11 +106,7 @@ impl OptOuts {
     /// Every opted-out patient with the reason that applies, for one lookup per row.
     pub fn decide(&self) -> Decisions {
         let mut d = Decisions::default();
-        let key = |digits: &[u8; 10]| {
-            digits
-                .iter()
-                .fold(0u64, |n, c| n * 10 + u64::from(c - b'0'))
-        };
+        let key = crate::fasthash::digits_key;
         // Later inserts win: insert in reverse order of precedence.
         for digits in &self.national {
             d.0.insert(key(digits), OptOutReason::National);
@@ -138,11 +134,6 @@ impl OptOuts {
         type1: &Type1Codes,
         programme: &[String],
     ) -> std::io::Result<()> {
-        let mut reader = match LineReader::open(file) {
-            Ok((reader, _header)) => reader,
-            Err(OpenError::Fault(_)) => return Ok(()),
-            Err(OpenError::Io(e)) => return Err(e),
-        };
         let code_col = contract
             .column_names()
             .iter()
@@ -173,26 +164,23 @@ impl OptOuts {
         };
         let validator = Validator::new(contract, submitter, extract_date);
         let mut row = Row::default();
-        while let Some(block) = reader.next_block()? {
-            for line in block.lines() {
-                if !may_count(line.raw) || validator.check(line.raw, &mut row).is_err() {
-                    continue;
-                }
-                let code = row.field(code_col);
-                let Some(day) = row.dates[date_col] else {
-                    continue;
-                };
-                let digits = *row.nhs().expose_digits();
-                if programme.iter().any(|c| c == code) {
-                    self.programme.insert(digits);
-                }
-                let dissent = type1.dissent.iter().any(|c| c == code);
-                if dissent || type1.withdrawal.iter().any(|c| c == code) {
-                    self.record_type1(digits, day, dissent);
-                }
+        read::for_each_line(file, |line| {
+            if !may_count(line.raw) || validator.check(line.raw, &mut row).is_err() {
+                return;
             }
-        }
-        Ok(())
+            let code = row.field(code_col);
+            let Some(day) = row.dates[date_col] else {
+                return;
+            };
+            let digits = *row.nhs().expose_digits();
+            if programme.iter().any(|c| c == code) {
+                self.programme.insert(digits);
+            }
+            let dissent = type1.dissent.iter().any(|c| c == code);
+            if dissent || type1.withdrawal.iter().any(|c| c == code) {
+                self.record_type1(digits, day, dissent);
+            }
+        })
     }
 
     /// Keep the latest type 1 code of a patient; on the same day a dissent wins.

@@ -133,6 +133,20 @@ impl<R: Read> LineReader<R> {
     }
 }
 
+/// Every data line of a file in turn. A file that is not CSV (empty, or a header that is not
+/// text) has none: the opt-out scans use this and leave rejecting such files to ingest.
+pub fn for_each_line(file: impl Read, mut f: impl FnMut(Line<'_>)) -> io::Result<()> {
+    let mut reader = match LineReader::open(file) {
+        Ok((reader, _header)) => reader,
+        Err(OpenError::Fault(_)) => return Ok(()),
+        Err(OpenError::Io(e)) => return Err(e),
+    };
+    while let Some(block) = reader.next_block()? {
+        block.lines().for_each(&mut f);
+    }
+    Ok(())
+}
+
 impl Block {
     /// Its non-blank lines, without line ends.
     pub fn lines(&self) -> impl Iterator<Item = Line<'_>> {
