@@ -20,7 +20,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::*;
 
-pub use crate::params::{Dates, add_months, bind};
+pub use crate::params::{Dates, add_months, bind, date_literal};
 
 /// The extracts the pseudonymised zone may hold, registered as tables when present.
 pub const EXTRACT_TABLES: [&str; 9] = [

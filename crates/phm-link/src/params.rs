@@ -1,7 +1,6 @@
 //! The window dates the SQL files use, and binding them as typed literals.
 
 use phm_contract::date::{self, Day};
-use std::fmt::Write as _;
 
 /// The dates a linkage runs on.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +54,11 @@ pub fn add_months(day: Day, months: i32) -> Day {
     date::from_ymd(ny, nm, nd)
 }
 
+/// A day as a typed SQL literal: `DATE 'YYYY-MM-DD'`.
+pub fn date_literal(day: Day) -> String {
+    format!("DATE '{}'", date::iso(day))
+}
+
 /// Replace each `$name` in SQL text with `DATE 'YYYY-MM-DD'`. Text inside `--` comments and
 /// quotes is left alone. Returns the unknown name on error.
 pub fn bind(sql: &str, dates: &Dates) -> Result<String, String> {
@@ -79,7 +83,7 @@ pub fn bind(sql: &str, dates: &Dates) -> Result<String, String> {
                 .map_or(sql.len(), |n| i + 1 + n);
             let name = &sql[i + 1..end];
             let day = dates.value(name).ok_or_else(|| name.to_owned())?;
-            let _ = write!(out, "DATE '{}'", date::iso(day));
+            out.push_str(&date_literal(day));
             i = end;
             continue;
         }

@@ -28,6 +28,12 @@ fn split(line: &str) -> Vec<String> {
     out
 }
 
+/// The positions of the bits set in `set` below `len`: the members of a condition, category
+/// or deficit set, in list order.
+pub fn members(set: u128, len: usize) -> impl Iterator<Item = usize> {
+    (0..len).filter(move |i| set & (1 << i) != 0)
+}
+
 /// Conditions defined by ICD-10 prefixes, with a lookup from a code to its conditions.
 #[derive(Debug, Clone)]
 pub struct Conditions {
@@ -90,8 +96,7 @@ impl Conditions {
 
     /// Names of the conditions in a set, in file order.
     pub fn names_in(&self, set: u64) -> Vec<&str> {
-        (0..self.names.len())
-            .filter(|i| set & (1 << i) != 0)
+        members(set.into(), self.names.len())
             .map(|i| self.names[i].as_str())
             .collect()
     }

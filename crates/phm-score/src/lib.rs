@@ -25,7 +25,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::*;
 use futures::StreamExt as _;
-use phm_contract::date::{self, Day};
+use phm_contract::date::Day;
 
 use crate::scores::{Comorbidity, Efi, Hfrs};
 
@@ -116,6 +116,38 @@ struct Lists {
     efi: Efi,
 }
 
+/// What is found for each patient of the spine, looked up by pseudonym.
+struct Findings<'p> {
+    index: HashMap<&'p str, usize>,
+    found: Vec<Found>,
+}
+
+impl<'p> Findings<'p> {
+    fn new(patients: &'p [String]) -> Self {
+        Findings {
+            index: patients
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.as_str(), i))
+                .collect(),
+            found: vec![Found::default(); patients.len()],
+        }
+    }
+
+    /// The findings of a patient of the spine; `None` for anyone else.
+    fn of(&mut self, pseudonym: &str) -> Option<&mut Found> {
+        self.index.get(pseudonym).map(|&i| &mut self.found[i])
+    }
+}
+
+/// What every scoring pass reads from.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    ctx: &'a SessionContext,
+    cfg: &'a ScoreConfig,
+    lists: &'a Lists,
+}
+
 /// Score the patients of a run's spine and write `<run>/scores/scores.parquet`.
 pub fn score(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -129,10 +161,6 @@ pub fn score(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
             })
         })?;
     rt.block_on(score_async(cfg))
-}
-
-fn day_literal(day: Day) -> String {
-    format!("DATE '{}'", date::iso(day))
 }
 
 async fn score_async(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
@@ -157,23 +185,23 @@ async fn score_async(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
         efi: Efi::builtin(),
     };
     let patients = spine_patients(&ctx).await?;
-    let index: HashMap<&str, usize> = patients
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.as_str(), i))
-        .collect();
-    let mut found = vec![Found::default(); patients.len()];
+    let mut findings = Findings::new(&patients);
+    let sources = Sources {
+        ctx: &ctx,
+        cfg,
+        lists: &lists,
+    };
     let has = |t: &str| tables.iter().any(|x| x == t);
     if has("apc") {
-        diagnoses(&ctx, cfg, &lists, &index, &mut found).await?;
+        diagnoses(sources, &mut findings).await?;
     }
     if has("gp_events") {
-        frailty_events(&ctx, cfg, &lists, &index, &mut found).await?;
+        frailty_events(sources, &mut findings).await?;
     }
     if has("gp_medications") {
-        polypharmacy(&ctx, cfg, &lists, &index, &mut found).await?;
+        polypharmacy(sources, &mut findings).await?;
     }
-    let batch = output(&patients, &found, &lists)?;
+    let batch = output(&patients, &findings.found, &lists)?;
     let summary = summarise(&batch, patients.len());
     let out = cfg.run.join("scores");
     std::fs::create_dir_all(&out).map_err(|source| phm_link::LinkError::Io {
@@ -234,22 +262,17 @@ async fn spine_patients(ctx: &SessionContext) -> Result<Vec<String>, ScoreError>
 
 /// Charlson and Elixhauser conditions (look-back) and HFRS categories (last 2 years) from
 /// every diagnosis, primary and secondary, of episodes admitted in the window.
-async fn diagnoses(
-    ctx: &SessionContext,
-    cfg: &ScoreConfig,
-    lists: &Lists,
-    index: &HashMap<&str, usize>,
-    found: &mut [Found],
-) -> Result<(), ScoreError> {
+async fn diagnoses(sources: Sources<'_>, findings: &mut Findings<'_>) -> Result<(), ScoreError> {
+    let Sources { ctx, cfg, lists } = sources;
     let reference = cfg.reference_date;
     let start = phm_link::add_months(reference, -months(cfg.comorbidity_months));
     let hfrs_start = phm_link::add_months(reference, -months(cfg.hfrs_months));
     let sql = format!(
         "SELECT pseudonym, admission_date > {hfrs} AS recent, primary_diagnosis, secondary_diagnoses \
          FROM apc WHERE admission_date > {start} AND admission_date <= {reference}",
-        hfrs = day_literal(hfrs_start),
-        start = day_literal(start),
-        reference = day_literal(reference),
+        hfrs = phm_link::date_literal(hfrs_start),
+        start = phm_link::date_literal(start),
+        reference = phm_link::date_literal(reference),
     );
     for_each_batch(ctx, &sql, "diagnoses", |b| {
         let pseudonym = text(b, 0, "diagnoses")?;
@@ -262,7 +285,7 @@ async fn diagnoses(
         let primary = text(b, 2, "diagnoses")?;
         let secondary = text(b, 3, "diagnoses")?;
         for r in 0..b.num_rows() {
-            let Some(&i) = index.get(pseudonym.value(r)) else {
+            let Some(f) = findings.of(pseudonym.value(r)) else {
                 continue;
             };
             let codes = std::iter::once(primary.value(r)).chain(
@@ -272,7 +295,6 @@ async fn diagnoses(
                     .into_iter()
                     .flatten(),
             );
-            let f = &mut found[i];
             for code in codes.filter_map(icd10::normalise) {
                 f.charlson |= lists.charlson.of(code);
                 f.elixhauser |= lists.elixhauser.of(code);
@@ -292,15 +314,13 @@ fn months(m: u32) -> i32 {
 
 /// eFI deficits from GP events on or before the reference date.
 async fn frailty_events(
-    ctx: &SessionContext,
-    cfg: &ScoreConfig,
-    lists: &Lists,
-    index: &HashMap<&str, usize>,
-    found: &mut [Found],
+    sources: Sources<'_>,
+    findings: &mut Findings<'_>,
 ) -> Result<(), ScoreError> {
+    let Sources { ctx, cfg, lists } = sources;
     let sql = format!(
         "SELECT pseudonym, snomed_concept_id FROM gp_events WHERE event_date <= {}",
-        day_literal(cfg.reference_date)
+        phm_link::date_literal(cfg.reference_date)
     );
     for_each_batch(ctx, &sql, "frailty events", |b| {
         let pseudonym = text(b, 0, "frailty events")?;
@@ -308,9 +328,9 @@ async fn frailty_events(
         for r in 0..b.num_rows() {
             let deficits = lists.efi.of(code.value(r));
             if deficits != 0
-                && let Some(&i) = index.get(pseudonym.value(r))
+                && let Some(f) = findings.of(pseudonym.value(r))
             {
-                found[i].efi |= deficits;
+                f.efi |= deficits;
             }
         }
         Ok(())
@@ -319,20 +339,15 @@ async fn frailty_events(
 }
 
 /// The polypharmacy deficit: 5 or more distinct medicines issued in the last 12 months.
-async fn polypharmacy(
-    ctx: &SessionContext,
-    cfg: &ScoreConfig,
-    lists: &Lists,
-    index: &HashMap<&str, usize>,
-    found: &mut [Found],
-) -> Result<(), ScoreError> {
+async fn polypharmacy(sources: Sources<'_>, findings: &mut Findings<'_>) -> Result<(), ScoreError> {
+    let Sources { ctx, cfg, lists } = sources;
     let reference = cfg.reference_date;
     let start = phm_link::add_months(reference, -months(cfg.medicines_months));
     let sql = format!(
         "SELECT pseudonym, COUNT(DISTINCT dmd_code) AS medicines FROM gp_medications \
          WHERE issue_date > {} AND issue_date <= {} GROUP BY pseudonym",
-        day_literal(start),
-        day_literal(reference)
+        phm_link::date_literal(start),
+        phm_link::date_literal(reference)
     );
     let bit = lists.efi.polypharmacy();
     for_each_batch(ctx, &sql, "polypharmacy", |b| {
@@ -345,9 +360,9 @@ async fn polypharmacy(
             .clone();
         for r in 0..b.num_rows() {
             if n.value(r) >= scores::POLYPHARMACY_MEDICINES
-                && let Some(&i) = index.get(pseudonym.value(r))
+                && let Some(f) = findings.of(pseudonym.value(r))
             {
-                found[i].efi |= bit;
+                f.efi |= bit;
             }
         }
         Ok(())

@@ -78,8 +78,7 @@ impl Comorbidity {
             }
         }
         let weights = &self.weightings[w].1;
-        let total: i32 = (0..weights.len())
-            .filter(|i| scored & (1 << i) != 0)
+        let total: i32 = codes::members(scored.into(), weights.len())
             .map(|i| weights[i])
             .sum();
         if self.floor_at_zero {
@@ -126,8 +125,7 @@ impl Hfrs {
 
     /// Score in tenths of a set of categories.
     pub fn tenths(&self, set: u128) -> u32 {
-        (0..self.tenths.len())
-            .filter(|i| set & (1 << i) != 0)
+        codes::members(set, self.tenths.len())
             .map(|i| self.tenths[i])
             .sum()
     }
@@ -139,8 +137,7 @@ impl Hfrs {
 
     /// Categories in a set.
     pub fn names_in(&self, set: u128) -> Vec<&str> {
-        (0..self.categories.len())
-            .filter(|i| set & (1 << i) != 0)
+        codes::members(set, self.categories.len())
             .map(|i| self.categories[i].as_str())
             .collect()
     }
@@ -255,8 +252,7 @@ impl Efi {
 
     /// Deficits in a set.
     pub fn names_in(&self, set: u64) -> Vec<&'static str> {
-        (0..self.deficits.len())
-            .filter(|i| set & (1 << i) != 0)
+        codes::members(set.into(), self.deficits.len())
             .map(|i| self.deficits[i])
             .collect()
     }
