@@ -286,7 +286,7 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
     for (_, file, text) in &steps {
         if let Some(extract) = EXTRACT_TABLES
             .iter()
-            .find(|t| !tables.iter().any(|x| x == *t) && mentions(&strip_comments(text), t))
+            .find(|t| !tables.iter().any(|x| x == *t) && mentions(text, t))
         {
             return Err(LinkError::MissingExtract {
                 file: file.clone(),
@@ -375,8 +375,9 @@ fn strip_comments(sql: &str) -> String {
         .join("\n")
 }
 
-/// Whether SQL text names a table (as a whole word).
+/// Whether SQL text names a table (as a whole word, outside `--` comments).
 fn mentions(sql: &str, table: &str) -> bool {
+    let sql = strip_comments(sql);
     sql.match_indices(table).any(|(i, _)| {
         let before = sql[..i].chars().next_back();
         let after = sql[i + table.len()..].chars().next();
@@ -436,5 +437,6 @@ mod tests {
         assert!(super::mentions("JOIN spine\nON", "spine"));
         assert!(!super::mentions("SELECT spine_id FROM x", "spine"));
         assert!(!super::mentions("FROM my_spells", "spells"));
+        assert!(!super::mentions("-- reads spells\nSELECT 1", "spells"));
     }
 }

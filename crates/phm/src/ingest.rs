@@ -67,10 +67,7 @@ fn day(d: chrono::NaiveDate) -> phm_contract::date::Day {
 }
 
 fn config(args: &IngestArgs) -> anyhow::Result<phm_ingest::IngestConfig> {
-    let p = match &args.pipeline {
-        Some(path) => Pipeline::load(path)?,
-        None => Pipeline::default(),
-    };
+    let p = Pipeline::load_or_default(args.pipeline.as_deref())?;
     let from_def = |s: &Option<String>, what: &str| -> anyhow::Result<Option<chrono::NaiveDate>> {
         s.as_deref()
             .map(|s| {

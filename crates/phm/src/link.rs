@@ -93,10 +93,7 @@ pub fn reference_day(
 
 #[allow(clippy::print_stdout)]
 pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
-    let p = match &args.pipeline {
-        Some(path) => Pipeline::load(path)?,
-        None => Pipeline::default(),
-    };
+    let p = Pipeline::load_or_default(args.pipeline.as_deref())?;
     let day = reference_day(args.reference_date, &p)?;
     let sql_dir = args
         .sql_dir

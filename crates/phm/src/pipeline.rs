@@ -88,6 +88,11 @@ pub struct OptOut {
 }
 
 impl Pipeline {
+    /// The definition at `path`, or the defaults when no definition is given.
+    pub fn load_or_default(path: Option<&Path>) -> anyhow::Result<Self> {
+        path.map_or_else(|| Ok(Pipeline::default()), Pipeline::load)
+    }
+
     /// Read a definition; relative paths are resolved against its folder.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)

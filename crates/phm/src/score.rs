@@ -33,10 +33,7 @@ pub struct ScoreArgs {
 
 #[allow(clippy::print_stdout)]
 pub fn run(args: &ScoreArgs) -> anyhow::Result<()> {
-    let p = match &args.pipeline {
-        Some(path) => Pipeline::load(path)?,
-        None => Pipeline::default(),
-    };
+    let p = Pipeline::load_or_default(args.pipeline.as_deref())?;
     let day = crate::link::reference_day(args.reference_date, &p)?;
     let mut cfg = phm_score::ScoreConfig::new(args.run.clone(), day);
     cfg.comorbidity_months = p.score.comorbidity_lookback_months;
