@@ -97,8 +97,9 @@ fn extracts(dir: &Path) {
     for c in [ANAEMIA, FALLS, DIABETES, ARTHRITIS, HOUSEBOUND] {
         events.push(event(6, "2015-02-02", c));
     }
-    // 7: twelve deficits with polypharmacy, moderate (13/36 = 0.361 would be severe).
-    for c in [
+    // 7: eleven coded deficits and polypharmacy, twelve: moderate (13/36 = 0.361 would be
+    // severe).
+    let eleven = [
         ANAEMIA,
         FALLS,
         DIABETES,
@@ -110,29 +111,16 @@ fn extracts(dir: &Path) {
         DYSPNOEA,
         HEARING,
         HEART_FAILURE,
-    ] {
-        events.push(event(7, "2010-10-10", c));
-    }
-    // 8: sixteen deficits with polypharmacy, severe.
-    for c in [
-        ANAEMIA,
-        FALLS,
-        DIABETES,
-        ARTHRITIS,
-        HOUSEBOUND,
-        STROKE,
-        CKD,
-        DIZZINESS,
-        DYSPNOEA,
-        HEARING,
-        HEART_FAILURE,
-        HYPERTENSION,
-        MOBILITY,
-        OSTEOPOROSIS,
-        PARKINSONS,
-    ] {
-        events.push(event(8, "2010-10-10", c));
-    }
+    ];
+    events.extend(eleven.iter().map(|c| event(7, "2010-10-10", c)));
+    // 8: the same eleven, four more and polypharmacy, sixteen: severe.
+    let four_more = [HYPERTENSION, MOBILITY, OSTEOPOROSIS, PARKINSONS];
+    events.extend(
+        eleven
+            .iter()
+            .chain(&four_more)
+            .map(|c| event(8, "2010-10-10", c)),
+    );
     write(dir, "gp_events", &events);
     let mut issues = Vec::new();
     // 3: five distinct medicines in the 12 months: polypharmacy.
