@@ -2,21 +2,10 @@
 # The link stage against DuckDB running the same sql/ on the same Parquet, in one run.
 # Targets (issue: link): phm no slower than 1.5x DuckDB; peak RSS under 2 GiB.
 # Usage: benches/link.sh [PATIENTS]   (default 1000000; everything in a temporary folder)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-patients=${1:-1000000}
-practices=$(( (patients + 7499) / 7500 ))
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phm-target}"
-cargo build --quiet --release -p phm
-bin="$CARGO_TARGET_DIR/release/phm"
+source "$(dirname "$0")/common.sh" "$@"
 python=$(bash scripts/oracle-venv.sh | tail -1)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-"$bin" synth --patients "$patients" --practices "$practices" --seed 1 --defect-rate 0 --out "$tmp/synth" >/dev/null
-"$bin" key new --out "$tmp/bench.key" >/dev/null
-"$bin" ingest --extracts "$tmp/synth/extracts" --postcode-lookup "$tmp/synth/lookups/postcode_lsoa.csv" \
-  --key "$tmp/bench.key" --reference-date 2025-04-01 --extract-date 2026-04-01 --out "$tmp/run" >/dev/null
+synth_set --defect-rate 0
+"$bin" ingest "${ingest_args[@]}" >/dev/null
 
 cat >"$tmp/duck.py" <<'PY'
 import sys, glob, os, re, time, duckdb
@@ -35,14 +24,12 @@ for name in ["spine", "features"]:
     con.execute(f"COPY (SELECT * FROM {name} ORDER BY pseudonym) TO '{run}/duck_{name}.parquet' (FORMAT parquet)")
 print(time.perf_counter() - t)
 PY
-/usr/bin/time -v "$python" "$tmp/duck.py" "$tmp/run" sql >"$tmp/duck.out" 2>"$tmp/duck.time"
+timed duck "$python" "$tmp/duck.py" "$tmp/run" sql
+duck_rss=$rss
 duck_secs=$(cat "$tmp/duck.out")
-duck_rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/duck.time")
 
-/usr/bin/time -v "$bin" link --run "$tmp/run" --reference-date 2025-04-01 --sql-dir sql >"$tmp/link.out" 2>"$tmp/link.time"
-wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/link.time")
-secs=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/link.time")
+timed link "$bin" link --run "$tmp/run" --reference-date 2025-04-01 --sql-dir sql
+secs=$wall
 awk -v p="$patients" -v s="$secs" -v k="$rss" -v ds="$duck_secs" -v dk="$duck_rss" 'BEGIN {
   printf "patients        %d\n", p
   printf "phm link        %.1f s, peak RSS %.0f MiB\n", s, k / 1024
