@@ -232,10 +232,13 @@ pub fn ingest(
         }
     }
     let contracts = Contracts::builtin();
-    let (inputs, mut rejected) = discover(&cfg.extracts, &contracts)?;
+    let (mut inputs, mut rejected) = discover(&cfg.extracts, &contracts)?;
     if inputs.is_empty() && rejected.is_empty() {
         return Err(IngestError::NoExtracts(cfg.extracts.clone()));
     }
+    // Largest files first, so no worker is left with one big file at the end while the
+    // others idle (reports are sorted by file afterwards).
+    inputs.sort_by_cached_key(|i| std::cmp::Reverse(fs::metadata(&i.path).map_or(0, |m| m.len())));
     let lookup = match &cfg.postcode_lookup {
         Some(p) => PostcodeLookup::load(p)?,
         None => PostcodeLookup::empty(),
