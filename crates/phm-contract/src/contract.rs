@@ -151,6 +151,11 @@ pub struct Contract {
     pub encoding: Encoding,
     /// Columns in file order.
     pub columns: Vec<Column>,
+    /// Columns whose values together identify a row of one file (a patient's registration at
+    /// a practice from a date, a spell's episode); ingest quarantines a later row that repeats
+    /// them as `duplicate_key`. Empty: rows have no key beyond being distinct.
+    #[serde(default)]
+    pub unique_key: Vec<String>,
 }
 
 /// A contract that does not hold together. Messages say which file and what to change.
@@ -275,6 +280,7 @@ impl Contract {
             }
             self.check_column(c)?;
         }
+        self.check_unique_key()?;
         let nhs: Vec<&str> = self
             .columns
             .iter()
@@ -288,6 +294,45 @@ impl Contract {
             ));
         }
         self.check_submitter()
+    }
+
+    /// The positions of the unique key's columns, in the key's order.
+    pub fn unique_key_indices(&self) -> Vec<usize> {
+        self.unique_key
+            .iter()
+            .filter_map(|k| self.columns.iter().position(|c| &c.name == k))
+            .collect()
+    }
+
+    fn check_unique_key(&self) -> Result<(), ContractError> {
+        let mut seen = BTreeSet::new();
+        for name in &self.unique_key {
+            match self.column(name) {
+                None => {
+                    return Err(self.invalid(
+                        format!(
+                            "`unique_key` names `{name}`, which is not a column; columns are {}",
+                            self.column_names().join(", ")
+                        ),
+                        "name columns listed in the contract",
+                    ));
+                }
+                Some(c) if !c.required => {
+                    return Err(self.invalid(
+                        format!("`unique_key` column `{name}` is not `required`"),
+                        "a key is made of columns every row has: mark it `required = true`",
+                    ));
+                }
+                Some(_) if !seen.insert(name.as_str()) => {
+                    return Err(self.invalid(
+                        format!("`unique_key` names `{name}` twice"),
+                        "name each key column once",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     fn check_submitter(&self) -> Result<(), ContractError> {
@@ -590,6 +635,35 @@ description = "p"
         assert!(problem(with_extra(base)).contains("has no `format`"));
         let odd = format!("{base}format = \"%m-%d-%Y\"\n");
         assert!(problem(with_extra(&odd)).contains("does not read"));
+    }
+
+    #[test]
+    fn unique_key_names_required_columns_once() {
+        let c = with_extra("").unwrap();
+        assert!(c.unique_key_indices().is_empty());
+        let keyed = Contract::from_toml(&MINIMAL.replace(
+            "submitter_column = \"practice_code\"\n",
+            "submitter_column = \"practice_code\"\nunique_key = [\"practice_code\", \"nhs_number\"]\n",
+        ))
+        .unwrap();
+        assert_eq!(keyed.unique_key_indices(), [1, 0], "in the key's order");
+        let with_key = |key: &str| {
+            Contract::from_toml(&MINIMAL.replace(
+                "submitter_column = \"practice_code\"\n",
+                &format!("submitter_column = \"practice_code\"\nunique_key = {key}\n"),
+            ))
+        };
+        assert!(problem(with_key("[\"spell\"]")).contains("not a column"));
+        assert!(problem(with_key("[\"nhs_number\", \"nhs_number\"]")).contains("twice"));
+        let optional = "[[columns]]\nname = \"note\"\ntype = \"text\"\nrole = \"clinical\"\ndescription = \"n\"\n";
+        let r = Contract::from_toml(&format!(
+            "{}{optional}",
+            MINIMAL.replace(
+                "submitter_column = \"practice_code\"\n",
+                "submitter_column = \"practice_code\"\nunique_key = [\"note\"]\n",
+            )
+        ));
+        assert!(problem(r).contains("not `required`"));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum Reason {
     WrongSubmitter,
     /// The row is byte-for-byte identical to an earlier row of the same file.
     DuplicateRow,
+    /// The row repeats the contract's unique key (for example a spell's episode number) of an
+    /// earlier row of the same file, with other values that differ.
+    DuplicateKey,
     /// The row is not valid text in the contract's encoding.
     Encoding,
     /// The row has more or fewer fields than the header.
@@ -39,7 +42,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in a fixed order.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::NhsNumberInvalidCheckDigit,
         Reason::NhsNumberWrongLength,
         Reason::NhsNumberNotNumeric,
@@ -49,6 +52,7 @@ impl Reason {
         Reason::ValueInvalid,
         Reason::WrongSubmitter,
         Reason::DuplicateRow,
+        Reason::DuplicateKey,
         Reason::Encoding,
         Reason::FieldCount,
     ];
@@ -65,6 +69,7 @@ impl Reason {
             Reason::ValueInvalid => "value_invalid",
             Reason::WrongSubmitter => "wrong_submitter",
             Reason::DuplicateRow => "duplicate_row",
+            Reason::DuplicateKey => "duplicate_key",
             Reason::Encoding => "encoding",
             Reason::FieldCount => "field_count",
         }

@@ -421,6 +421,44 @@ fn reject(input: &Input, problem: impl Into<String>, hint: impl Into<String>) ->
 /// pair; were it ever to happen, the later row would be quarantined, not lost.
 type LineHashes = fasthash::FastSet<u128>;
 
+/// Hashes (xxh3, 128 bits) of the unique keys of the rows kept so far in a file, when its
+/// contract has a key. The NHS number counts in its normalised form, so `999 000 1235` and
+/// `9990001235` are one key.
+struct UniqueKeys {
+    columns: Vec<usize>,
+    nhs: usize,
+    seen: LineHashes,
+    buffer: Vec<u8>,
+}
+
+impl UniqueKeys {
+    fn new(contract: &Contract) -> Option<Self> {
+        let columns = contract.unique_key_indices();
+        (!columns.is_empty()).then(|| UniqueKeys {
+            columns,
+            nhs: contract.nhs_number_index(),
+            seen: LineHashes::default(),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Whether the row's key is new (and now seen).
+    fn insert(&mut self, row: &Row) -> bool {
+        self.buffer.clear();
+        for &i in &self.columns {
+            let value: &[u8] = if i == self.nhs {
+                row.nhs().expose_digits()
+            } else {
+                row.field(i).as_bytes()
+            };
+            // Each value after its length, so two keys cannot run together into one.
+            self.buffer.extend_from_slice(&value.len().to_le_bytes());
+            self.buffer.extend_from_slice(value);
+        }
+        self.seen.insert(xxhash_rust::xxh3::xxh3_128(&self.buffer))
+    }
+}
+
 /// Rows per Parquet batch.
 const BATCH: usize = 131_072;
 
@@ -471,6 +509,7 @@ fn process_file(
         usize::try_from(expected_rows).unwrap_or(0),
         std::hash::BuildHasherDefault::default(),
     );
+    let mut keys = UniqueKeys::new(contract);
     let mut quarantine = Quarantine::default();
     let mut frame = frame::Frame::new(contract, ctx.cfg.reference_date);
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);
@@ -496,6 +535,13 @@ fn process_file(
             if !seen.insert(xxhash_rust::xxh3::xxh3_128(line.raw)) {
                 quarantine.push(line.number, Reason::DuplicateRow, None, line.raw);
                 report.quarantine(Reason::DuplicateRow);
+                continue;
+            }
+            if let Some(keys) = keys.as_mut()
+                && !keys.insert(&row)
+            {
+                quarantine.push(line.number, Reason::DuplicateKey, None, line.raw);
+                report.quarantine(Reason::DuplicateKey);
                 continue;
             }
             if control_list {

@@ -2,6 +2,7 @@
 //! independent implementations (Python `blake3`).
 
 mod bad_files;
+mod keys;
 mod sample;
 
 use std::path::{Path, PathBuf};
