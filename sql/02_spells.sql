@@ -1,14 +1,22 @@
 -- spells: admitted patient care episodes collapsed to one row per hospital spell, with the
 -- admission type and bed days up to the reference date. Episodes of one spell share
--- provider and spell id; the first episode's admission method counts.
+-- provider and spell id; the first episode (lowest episode number) gives the patient, the
+-- dates and the admission method. Ingest quarantines a second episode with the same spell id
+-- and episode number from one provider (the contract's unique key), so one episode is first.
 -- Parameters: $reference_date.
-WITH ranked AS (
-    SELECT
-        pseudonym, provider_code, spell_id, admission_date, discharge_date, admission_method,
-        ROW_NUMBER() OVER (
-            PARTITION BY provider_code, spell_id ORDER BY episode_number
-        ) AS episode_order
+WITH first_episode AS (
+    SELECT provider_code, spell_id, min(episode_number) AS episode_number
     FROM apc
+    GROUP BY provider_code, spell_id
+),
+firsts AS (
+    SELECT
+        a.pseudonym, a.provider_code, a.spell_id, a.admission_date, a.discharge_date,
+        a.admission_method
+    FROM apc AS a
+    JOIN first_episode AS f
+      ON f.provider_code = a.provider_code AND f.spell_id = a.spell_id
+     AND f.episode_number = a.episode_number
 )
 SELECT
     pseudonym,
@@ -29,5 +37,4 @@ SELECT
             ELSE discharge_date
          END) - date_part('epoch', admission_date)) / 86400 AS BIGINT
     ) AS bed_days_to_reference
-FROM ranked
-WHERE episode_order = 1
+FROM firsts

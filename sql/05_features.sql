@@ -1,5 +1,5 @@
 -- features: the patient-level feature table as of the reference date, one row per patient
--- of the spine, ordered by pseudonym. Counts are 0 when a patient has no activity.
+-- of the spine (phm writes it sorted by pseudonym). Counts are 0 when a patient has no activity.
 -- Parameters: $reference_date.
 WITH extent AS (
     -- Whether any admitted care is recorded after the reference date (outcome defined).
@@ -38,4 +38,3 @@ FROM spine AS s
 CROSS JOIN extent AS e
 LEFT JOIN activity AS a ON a.pseudonym = s.pseudonym
 LEFT JOIN outcome AS o ON o.pseudonym = s.pseudonym
-ORDER BY s.pseudonym

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::*;
 
@@ -113,7 +113,10 @@ pub fn session(memory_limit: usize, spill_dir: Option<&Path>) -> Result<SessionC
         None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
     };
     let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
+        .with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(memory_limit),
+            std::num::NonZeroUsize::new(5).expect("5 is not zero"),
+        )))
         .with_disk_manager_builder(disk)
         .build_arc()
         .map_err(engine("session"))?;
@@ -315,11 +318,8 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
         let read_later = steps[k + 1..].iter().any(|(_, _, t)| mentions(t, table));
         let path = if published {
             // Published tables are written once, sorted, where readers find them.
-            let df = df
-                .sort(vec![col("pseudonym").sort(true, false)])
-                .map_err(engine(file))?;
             let path = out.join(format!("{table}.parquet"));
-            rows = write_single_parquet(df, &path, file).await?;
+            rows = write_sorted(df, &path, file).await?;
             Some(path)
         } else if read_later {
             // Steps that later steps read are kept as uncompressed Parquet and read back, as a
@@ -394,6 +394,114 @@ pub async fn write_single_parquet(
     step: &str,
 ) -> Result<usize, LinkError> {
     write_parquet_with(df, dest, step, "zstd(1)").await
+}
+
+/// Rows per row group (and per write) of a published table.
+const PUBLISHED_ROWS: usize = 65_536;
+
+/// Write a patient-level step sorted by pseudonym, zstd-compressed, atomically; returns the
+/// number of rows. The table is held once in memory, compacted, and its order computed on the
+/// pseudonym alone; row groups are then copied out in order. DataFusion's own sort is not used
+/// here: it counts the slices an aggregation or a join emits as if each held the whole batch
+/// they share, and gives up on tables that fit easily (DataFusion issues 22526, 22757).
+async fn write_sorted(df: DataFrame, dest: &Path, step: &str) -> Result<usize, LinkError> {
+    use datafusion::arrow::array::UInt32Array;
+    use datafusion::arrow::compute::{concat_batches, take_record_batch};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::file::properties::WriterProperties;
+    use datafusion::parquet::schema::types::ColumnPath;
+
+    let failed = |e: &dyn std::fmt::Display| LinkError::Engine {
+        step: step.to_owned(),
+        message: e.to_string(),
+    };
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(engine(step))?;
+    let table = concat_batches(&schema, &batches).map_err(|e| failed(&e))?;
+    drop(batches);
+    let key = table
+        .column_by_name("pseudonym")
+        .ok_or_else(|| LinkError::Engine {
+            step: step.to_owned(),
+            message: "a published table needs a `pseudonym` column".to_owned(),
+        })?;
+    let order = pseudonym_order(key).map_err(|e| failed(&e))?;
+    let tmp = dest.with_extension("parquet.tmp");
+    let io = |source| LinkError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let level = ZstdLevel::try_new(1).map_err(|e| failed(&e))?;
+    // Pseudonyms are unique in a published table: a dictionary would only cost time.
+    let props = WriterProperties::builder()
+        .set_column_dictionary_enabled(ColumnPath::from("pseudonym"), false)
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(Some(PUBLISHED_ROWS))
+        .build();
+    let mut writer = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props))
+        .map_err(|e| failed(&e))?;
+    for rows in order.chunks(PUBLISHED_ROWS) {
+        let part =
+            take_record_batch(&table, &UInt32Array::from(rows.to_vec())).map_err(|e| failed(&e))?;
+        writer.write(&part).map_err(|e| failed(&e))?;
+    }
+    writer.close().map_err(|e| failed(&e))?;
+    std::fs::rename(&tmp, dest).map_err(|source| LinkError::Io {
+        path: dest.to_owned(),
+        source,
+    })?;
+    Ok(table.num_rows())
+}
+
+/// Row numbers of a table in pseudonym order (ties, which a published table should not have,
+/// in row order). Rows are sorted on the first eight bytes of the pseudonym as one integer,
+/// then on the whole text within a run of equal prefixes: about twice as fast as comparing
+/// texts throughout.
+fn pseudonym_order(
+    key: &datafusion::arrow::array::ArrayRef,
+) -> Result<Vec<u32>, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
+
+    let key = cast(key, &DataType::Utf8)?;
+    let text = key.as_string::<i32>();
+    let value = |i: u32| {
+        text.is_valid(i as usize)
+            .then(|| text.value(i as usize).as_bytes())
+    };
+    let prefix = |i: u32| {
+        value(i).map_or(u64::MAX, |v| {
+            let mut word = [0u8; 8];
+            let n = v.len().min(8);
+            word[..n].copy_from_slice(&v[..n]);
+            u64::from_be_bytes(word)
+        })
+    };
+    let rows = u32::try_from(text.len()).map_err(|_| {
+        datafusion::arrow::error::ArrowError::ComputeError("table too large".into())
+    })?;
+    let mut keyed: Vec<(u64, u32)> = (0..rows).map(|i| (prefix(i), i)).collect();
+    keyed.sort_unstable();
+    let mut order: Vec<u32> = keyed.iter().map(|&(_, i)| i).collect();
+    let mut start = 0;
+    while start < keyed.len() {
+        let end = start
+            + keyed[start..]
+                .iter()
+                .take_while(|k| k.0 == keyed[start].0)
+                .count();
+        if end - start > 1 {
+            // Nulls last, as `None` sorts first.
+            order[start..end].sort_by(|&a, &b| {
+                (value(a).is_none(), value(a), a).cmp(&(value(b).is_none(), value(b), b))
+            });
+        }
+        start = end;
+    }
+    Ok(order)
 }
 
 /// [`write_single_parquet`] with a compression (`uncompressed`, `zstd(1)`, ...).
