@@ -540,6 +540,25 @@ async fn write_parquet_with(
 #[cfg(test)]
 mod tests {
     #[test]
+    fn pseudonym_order_sorts_whole_texts_with_shared_prefixes_and_nulls_last() {
+        use datafusion::arrow::array::{ArrayRef, StringArray};
+        let values = [
+            Some("aaaaaaaa2"),
+            None,
+            Some("aaaaaaaa10"),
+            Some("0f"),
+            Some("aaaaaaaa"),
+            Some("b"),
+        ];
+        let key: ArrayRef = std::sync::Arc::new(StringArray::from(values.to_vec()));
+        let order = super::pseudonym_order(&key).unwrap();
+        let sorted: Vec<Option<&str>> = order.iter().map(|&i| values[i as usize]).collect();
+        let mut expected = values.to_vec();
+        expected.sort_by_key(|v| (v.is_none(), *v));
+        assert_eq!(sorted, expected);
+    }
+
+    #[test]
     fn a_table_is_mentioned_as_a_whole_word() {
         assert!(super::mentions("SELECT * FROM spells AS s", "spells"));
         assert!(super::mentions("JOIN spine\nON", "spine"));
