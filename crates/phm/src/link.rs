@@ -13,7 +13,8 @@ Runs the SQL files of sql/ in order on DataFusion over <run>/pseudonymised/, and
   <run>/linked/features.parquet   activity features as of the reference date (see sql/README.md)
 
 Memory: `[link] memory_limit_mb` in the pipeline definition (sorts and aggregations spill to
-disk beyond it). Any DataFusion option can be set from the environment without a rebuild:
+disk beyond it). The published tables are held in memory once while phm sorts them by
+pseudonym (about 300 MB for features at 1M patients). Any DataFusion option can be set from the environment without a rebuild:
 DATAFUSION_EXECUTION_TARGET_PARTITIONS=4 sets datafusion.execution.target_partitions.
 
 Examples:
