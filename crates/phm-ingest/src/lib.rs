@@ -143,6 +143,8 @@ struct Input {
     submitter: String,
     path: PathBuf,
     rel: String,
+    /// Size in bytes when discovered (for scheduling and sizing; 0 if unknown).
+    bytes: u64,
 }
 
 fn discover(
@@ -195,6 +197,7 @@ fn discover(
                 Some(stem) if !stem.is_empty() => inputs.push(Input {
                     extract: extract.clone(),
                     submitter: stem.to_owned(),
+                    bytes: fs::metadata(&path).map_or(0, |m| m.len()),
                     path,
                     rel,
                 }),
@@ -238,7 +241,7 @@ pub fn ingest(
     }
     // Largest files first, so no worker is left with one big file at the end while the
     // others idle (reports are sorted by file afterwards).
-    inputs.sort_by_cached_key(|i| std::cmp::Reverse(fs::metadata(&i.path).map_or(0, |m| m.len())));
+    inputs.sort_by_key(|i| std::cmp::Reverse(i.bytes));
     let lookup = match &cfg.postcode_lookup {
         Some(p) => PostcodeLookup::load(p)?,
         None => PostcodeLookup::empty(),
@@ -504,7 +507,7 @@ fn process_file(
     );
     let mut row = Row::default();
     // About 40 bytes a row: sized once, not regrown.
-    let expected_rows = fs::metadata(&input.path).map_or(0, |m| m.len() / 40);
+    let expected_rows = input.bytes / 40;
     let mut seen = LineHashes::with_capacity_and_hasher(
         usize::try_from(expected_rows).unwrap_or(0),
         std::hash::BuildHasherDefault::default(),

@@ -18,11 +18,10 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter};
 use datafusion::prelude::*;
 
 pub use crate::params::{Dates, add_months, bind, date_literal};
-
-use datafusion::parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter};
 
 /// The extracts the pseudonymised zone may hold, registered as tables when present.
 pub const EXTRACT_TABLES: [&str; 9] = [
