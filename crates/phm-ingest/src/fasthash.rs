@@ -1,36 +1,11 @@
-//! A small hasher for in-memory sets keyed by numbers: line hashes (already uniform) and NHS
-//! numbers held as integers. Not for anything stored or shown; `std`'s `SipHash` is kept
-//! everywhere else.
+//! In-memory maps and sets with a fast hasher (foldhash, as polars uses), for keys that are
+//! line hashes, NHS numbers held as integers, and short codes. Not for anything stored or
+//! shown: the hash decides only where a key sits in memory.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// Multiply-and-rotate over 64-bit words (as in rustc's `FxHasher`).
-#[derive(Default)]
-pub struct Fast(u64);
-
-const K: u64 = 0x517c_c1b7_2722_0a95;
-
-impl Hasher for Fast {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(K);
-    }
-    #[allow(clippy::cast_possible_truncation)]
-    fn write_u128(&mut self, n: u128) {
-        self.write_u64(n as u64);
-        self.write_u64((n >> 64) as u64);
-    }
-}
+/// The hasher: foldhash with its fixed seed (nothing here depends on the seed).
+pub type Fast = foldhash::fast::FixedState;
 
 /// An NHS number as an integer key for in-memory maps.
 pub fn nhs_key(nhs: &phm_contract::NhsNumber) -> u64 {
@@ -45,29 +20,41 @@ pub fn digits_key(digits: &[u8; 10]) -> u64 {
 }
 
 /// A set with [`Fast`] hashing.
-pub type FastSet<T> = HashSet<T, BuildHasherDefault<Fast>>;
+pub type FastSet<T> = HashSet<T, Fast>;
 /// A map with [`Fast`] hashing.
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fast>>;
+pub type FastMap<K, V> = HashMap<K, V, Fast>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::hash::BuildHasher;
+
+    /// hashbrown picks a bucket from the low bits and a tag from the top 7 bits: both must
+    /// vary for keys that differ little (consecutive NHS numbers, codes sharing a prefix).
+    fn spreads(hashes: &[u64]) {
+        let buckets: HashSet<u64> = hashes.iter().map(|h| h & 1023).collect();
+        let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(buckets.len() > 600, "buckets: {}", buckets.len());
+        assert!(tags.len() > 120, "tags: {}", tags.len());
+    }
 
     #[test]
-    fn spreads_consecutive_keys() {
+    fn spreads_consecutive_numbers_and_similar_codes() {
+        let build = Fast::default();
         let mut s: FastSet<u64> = FastSet::default();
         for n in 0..10_000u64 {
             assert!(s.insert(9_990_000_000 + n));
         }
         assert!(!s.insert(9_990_000_000));
-        // hashbrown picks a bucket from the low bits and a tag from the top 7 bits.
-        let build = BuildHasherDefault::<Fast>::default();
-        let hashes: Vec<u64> = (0..1024u64)
-            .map(|n| std::hash::BuildHasher::hash_one(&build, 9_990_000_000 + n))
-            .collect();
-        let buckets: HashSet<u64> = hashes.iter().map(|h| h & 1023).collect();
-        let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-        assert!(buckets.len() > 900, "buckets: {}", buckets.len());
-        assert!(tags.len() > 120, "tags: {}", tags.len());
+        spreads(
+            &(0..1024u64)
+                .map(|n| build.hash_one(9_990_000_000 + n))
+                .collect::<Vec<_>>(),
+        );
+        spreads(
+            &(0..1024u64)
+                .map(|n| build.hash_one(format!("27164{n:04}")))
+                .collect::<Vec<_>>(),
+        );
     }
 }

@@ -1,13 +1,31 @@
-//! Building the pseudonymised columns of an extract with polars: the NHS number becomes the
-//! `pseudonym`, direct identifiers are dropped, quasi-identifiers are generalised, and dates,
-//! integers and decimals get their types.
+//! Building the pseudonymised columns of an extract as polars' arrow arrays: the NHS number
+//! becomes the `pseudonym`, direct identifiers are dropped, quasi-identifiers are generalised,
+//! and dates, integers and decimals get their types.
+//!
+//! Text columns (the pseudonym, codes, bands) are built dictionary-encoded as they are
+//! filled: each distinct value of a batch is stored once and rows hold its index, so a
+//! patient's 64-character pseudonym is not copied for every row of theirs and the Parquet
+//! writer gets its dictionary without hashing every value again. A column whose values are
+//! mostly distinct in a batch (a pseudonym in a registrations file) is written plain.
+//! Readers see ordinary string columns either way: Parquet's dictionary pages are an
+//! encoding, not a type.
 
-use polars::prelude::*;
+use std::sync::Arc;
+
+use polars_arrow::array::{
+    Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+};
+use polars_arrow::bitmap::MutableBitmap;
+use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field, IntegerType};
+use polars_arrow::types::NativeType;
+use polars_parquet::write::Encoding;
 
 use phm_contract::date::Day;
-use phm_contract::{ColumnType, Contract, Generalise, PrivacyRole};
+use phm_contract::{ColumnType, Contract, Generalise, NhsNumber, PrivacyRole};
 
+use crate::fasthash::{FastMap, nhs_key};
 use crate::generalise::{self, PostcodeLookup};
+use crate::pseudo::Pseudonymiser;
 use crate::validate::Row;
 
 /// What one output column (or group of columns) is made from.
@@ -24,99 +42,73 @@ enum Out {
     Postcode(usize),
 }
 
-enum Builder {
-    Str(StringChunkedBuilder),
-    I32(PrimitiveChunkedBuilder<Int32Type>),
-    I64(PrimitiveChunkedBuilder<Int64Type>),
-    F64(PrimitiveChunkedBuilder<Float64Type>),
-    Date(PrimitiveChunkedBuilder<Int32Type>),
-}
-
-impl Builder {
-    fn finish(self) -> Column {
-        match self {
-            Builder::Str(b) => b.finish().into_series().into_column(),
-            Builder::I32(b) => b.finish().into_series().into_column(),
-            Builder::I64(b) => b.finish().into_series().into_column(),
-            Builder::F64(b) => b.finish().into_series().into_column(),
-            Builder::Date(b) => b.finish().into_date().into_series().into_column(),
-        }
-    }
+/// One batch of rows, ready for the Parquet writer.
+pub struct Batch {
+    /// Rows.
+    pub len: usize,
+    /// One array per field of [`Frame::schema`].
+    pub arrays: Vec<Box<dyn Array>>,
+    /// The Parquet encoding of each array.
+    pub encodings: Vec<Encoding>,
 }
 
 /// The output layout of an extract, and rows being collected for it.
 pub struct Frame {
     plan: Vec<Out>,
-    names: Vec<(String, u8)>,
-    builders: Vec<Builder>,
+    schema: Arc<ArrowSchema>,
+    columns: Vec<Column>,
     rows: usize,
     reference: Day,
 }
-
-const STR: u8 = 0;
-const I32: u8 = 1;
-const I64: u8 = 2;
-const F64: u8 = 3;
-const DATE: u8 = 4;
 
 impl Frame {
     /// The layout for a contract; ages are at `reference`.
     pub fn new(contract: &Contract, reference: Day) -> Self {
         let mut plan = vec![Out::Pseudonym];
-        let mut names = vec![("pseudonym".to_owned(), STR)];
+        let mut fields = vec![("pseudonym", ArrowDataType::Utf8View)];
         for (i, c) in contract.columns.iter().enumerate() {
-            let typed = |c: &phm_contract::Column| match c.kind {
-                ColumnType::Date => (Out::Date(i), DATE),
-                ColumnType::Integer => (Out::Int(i), I64),
-                ColumnType::Decimal => (Out::Float(i), F64),
-                _ => (Out::Text(i), STR),
-            };
             match (c.role, c.generalise) {
                 (PrivacyRole::DirectIdentifier, _) => {}
                 (PrivacyRole::QuasiIdentifier, Some(Generalise::Age)) => {
                     plan.push(Out::Age(i));
-                    names.push(("age".to_owned(), I32));
-                    names.push(("age_band".to_owned(), STR));
+                    fields.push(("age", ArrowDataType::Int32));
+                    fields.push(("age_band", ArrowDataType::Utf8View));
                 }
                 (PrivacyRole::QuasiIdentifier, Some(Generalise::Lsoa)) => {
                     plan.push(Out::Postcode(i));
-                    names.push(("lsoa_code".to_owned(), STR));
-                    names.push(("imd_decile".to_owned(), I32));
-                    names.push(("postcode_district".to_owned(), STR));
+                    fields.push(("lsoa_code", ArrowDataType::Utf8View));
+                    fields.push(("imd_decile", ArrowDataType::Int32));
+                    fields.push(("postcode_district", ArrowDataType::Utf8View));
                 }
                 _ => {
-                    let (out, kind) = typed(c);
+                    let (out, dtype) = match c.kind {
+                        ColumnType::Date => (Out::Date(i), ArrowDataType::Date32),
+                        ColumnType::Integer => (Out::Int(i), ArrowDataType::Int64),
+                        ColumnType::Decimal => (Out::Float(i), ArrowDataType::Float64),
+                        _ => (Out::Text(i), ArrowDataType::Utf8View),
+                    };
                     plan.push(out);
-                    names.push((c.name.clone(), kind));
+                    fields.push((c.name.as_str(), dtype));
                 }
             }
         }
-        let mut frame = Frame {
+        let columns = fields.iter().map(|(_, t)| Column::new(t)).collect();
+        let schema = fields
+            .into_iter()
+            .map(|(name, dtype)| (name.into(), Field::new(name.into(), dtype, true)))
+            .collect();
+        Frame {
             plan,
-            names,
-            builders: Vec::new(),
+            schema: Arc::new(schema),
+            columns,
             rows: 0,
             reference,
-        };
-        frame.builders = frame.fresh_builders();
-        frame
+        }
     }
 
-    fn fresh_builders(&self) -> Vec<Builder> {
-        const CAP: usize = 1024;
-        self.names
-            .iter()
-            .map(|(name, kind)| {
-                let n = PlSmallStr::from(name.as_str());
-                match *kind {
-                    STR => Builder::Str(StringChunkedBuilder::new(n, CAP)),
-                    I32 => Builder::I32(PrimitiveChunkedBuilder::new(n, CAP)),
-                    I64 => Builder::I64(PrimitiveChunkedBuilder::new(n, CAP)),
-                    F64 => Builder::F64(PrimitiveChunkedBuilder::new(n, CAP)),
-                    _ => Builder::Date(PrimitiveChunkedBuilder::new(n, CAP)),
-                }
-            })
-            .collect()
+    /// The output columns (strings are `Utf8View`, whatever their encoding).
+    pub fn schema(&self) -> &Arc<ArrowSchema> {
+        &self.schema
     }
 
     /// Rows collected since the last [`Frame::take`].
@@ -130,82 +122,239 @@ impl Frame {
     }
 
     /// Add a valid row.
-    pub fn push(&mut self, row: &Row, pseudonym: &str, lookup: &PostcodeLookup) {
-        let mut b = self.builders.iter_mut();
-        let mut next = || b.next().expect("one builder per output column");
+    pub fn push(
+        &mut self,
+        row: &Row,
+        pseudonymiser: &mut Pseudonymiser<'_>,
+        lookup: &PostcodeLookup,
+    ) {
+        let mut columns = self.columns.iter_mut();
+        let mut next = || columns.next().expect("one column per output field");
         for out in &self.plan {
             match *out {
-                Out::Pseudonym => str_b(next()).append_value(pseudonym),
+                Out::Pseudonym => next().pseudonym(row.nhs(), pseudonymiser),
                 Out::Text(i) => {
                     let v = row.field(i);
-                    let s = str_b(next());
-                    if v.is_empty() {
-                        s.append_null();
-                    } else {
-                        s.append_value(v);
-                    }
+                    next().text((!v.is_empty()).then_some(v));
                 }
-                Out::Date(i) => date_b(next()).append_option(row.dates[i]),
-                Out::Int(i) => i64_b(next()).append_option(row.field(i).parse().ok()),
-                Out::Float(i) => f64_b(next()).append_option(row.field(i).parse().ok()),
+                Out::Date(i) => next().date(row.dates[i]),
+                Out::Int(i) => next().int64(row.field(i).parse().ok()),
+                Out::Float(i) => next().float64(row.field(i).parse().ok()),
                 Out::Age(i) => {
                     let age = row.dates[i].and_then(|dob| generalise::age(dob, self.reference));
-                    i32_b(next()).append_option(age);
-                    str_b(next()).append_option(age.map(generalise::age_band));
+                    next().int32(age);
+                    next().text(age.map(generalise::age_band).as_deref());
                 }
                 Out::Postcode(i) => {
                     let pc = row.field(i);
                     let found = (!pc.is_empty()).then(|| lookup.get(pc)).flatten();
-                    str_b(next()).append_option(found.map(|(l, _)| l.as_str()));
-                    i32_b(next()).append_option(found.map(|(_, d)| *d));
+                    next().text(found.map(|(l, _)| l.as_str()));
+                    next().int32(found.map(|(_, d)| *d));
                     let district = if found.is_none() && !pc.is_empty() {
                         generalise::district(pc)
                     } else {
                         None
                     };
-                    str_b(next()).append_option(district);
+                    next().text(district.as_deref());
                 }
             }
         }
         self.rows += 1;
     }
 
-    /// The collected rows as a frame; the builders start again empty.
-    pub fn take(&mut self) -> PolarsResult<DataFrame> {
-        let fresh = self.fresh_builders();
-        let builders = std::mem::replace(&mut self.builders, fresh);
-        let height = std::mem::take(&mut self.rows);
-        DataFrame::new(height, builders.into_iter().map(Builder::finish).collect())
+    /// The collected rows as arrays; the columns start again empty.
+    pub fn take(&mut self) -> Batch {
+        let len = std::mem::take(&mut self.rows);
+        let (arrays, encodings) = self
+            .columns
+            .iter_mut()
+            .zip(self.schema.iter_values())
+            .map(|(c, f)| std::mem::replace(c, Column::new(&f.dtype)).finish(&f.dtype))
+            .unzip();
+        Batch {
+            len,
+            arrays,
+            encodings,
+        }
     }
 }
 
-fn str_b(b: &mut Builder) -> &mut StringChunkedBuilder {
-    match b {
-        Builder::Str(s) => s,
-        _ => unreachable!("planned as a string column"),
+/// One output column being filled.
+enum Column {
+    Text(Box<Dictionary>),
+    I32(Numbers<i32>),
+    I64(Numbers<i64>),
+    F64(Numbers<f64>),
+}
+
+impl Column {
+    fn new(dtype: &ArrowDataType) -> Self {
+        match dtype {
+            ArrowDataType::Utf8View => Column::Text(Box::default()),
+            ArrowDataType::Int64 => Column::I64(Numbers::default()),
+            ArrowDataType::Float64 => Column::F64(Numbers::default()),
+            _ => Column::I32(Numbers::default()),
+        }
+    }
+
+    fn text(&mut self, v: Option<&str>) {
+        match self {
+            Column::Text(d) => d.push(v),
+            _ => unreachable!("planned as a string column"),
+        }
+    }
+
+    fn pseudonym(&mut self, nhs: &NhsNumber, pseudonymiser: &mut Pseudonymiser<'_>) {
+        match self {
+            Column::Text(d) => d.push_pseudonym(nhs, pseudonymiser),
+            _ => unreachable!("planned as a string column"),
+        }
+    }
+
+    fn date(&mut self, v: Option<Day>) {
+        self.int32(v);
+    }
+
+    fn int32(&mut self, v: Option<i32>) {
+        match self {
+            Column::I32(n) => n.push(v),
+            _ => unreachable!("planned as an Int32 or Date column"),
+        }
+    }
+
+    fn int64(&mut self, v: Option<i64>) {
+        match self {
+            Column::I64(n) => n.push(v),
+            _ => unreachable!("planned as an Int64 column"),
+        }
+    }
+
+    fn float64(&mut self, v: Option<f64>) {
+        match self {
+            Column::F64(n) => n.push(v),
+            _ => unreachable!("planned as a Float64 column"),
+        }
+    }
+
+    fn finish(self, dtype: &ArrowDataType) -> (Box<dyn Array>, Encoding) {
+        let encoding = Encoding::RleDictionary;
+        match self {
+            Column::Text(d) => d.finish(),
+            Column::I32(n) => (n.finish(dtype.clone()), encoding),
+            Column::I64(n) => (n.finish(dtype.clone()), encoding),
+            Column::F64(n) => (n.finish(dtype.clone()), encoding),
+        }
     }
 }
-fn i32_b(b: &mut Builder) -> &mut PrimitiveChunkedBuilder<Int32Type> {
-    match b {
-        Builder::I32(s) => s,
-        _ => unreachable!("planned as an Int32 column"),
+
+/// Numbers with nulls.
+struct Numbers<T> {
+    values: Vec<T>,
+    valid: MutableBitmap,
+    nulls: usize,
+}
+
+impl<T> Default for Numbers<T> {
+    fn default() -> Self {
+        Numbers {
+            values: Vec::new(),
+            valid: MutableBitmap::new(),
+            nulls: 0,
+        }
     }
 }
-fn i64_b(b: &mut Builder) -> &mut PrimitiveChunkedBuilder<Int64Type> {
-    match b {
-        Builder::I64(s) => s,
-        _ => unreachable!("planned as an Int64 column"),
+
+impl<T: NativeType> Numbers<T> {
+    fn push(&mut self, v: Option<T>) {
+        self.values.push(v.unwrap_or_default());
+        self.valid.push(v.is_some());
+        self.nulls += usize::from(v.is_none());
+    }
+
+    fn finish(self, dtype: ArrowDataType) -> Box<dyn Array> {
+        let validity = (self.nulls > 0).then(|| self.valid.into());
+        PrimitiveArray::new(dtype, self.values.into(), validity).boxed()
     }
 }
-fn f64_b(b: &mut Builder) -> &mut PrimitiveChunkedBuilder<Float64Type> {
-    match b {
-        Builder::F64(s) => s,
-        _ => unreachable!("planned as a Float64 column"),
-    }
+
+/// Strings as distinct values plus one index a row.
+#[derive(Default)]
+struct Dictionary {
+    /// Value → index, for codes and bands.
+    index: FastMap<Box<str>, u32>,
+    /// NHS number → index, for the pseudonym (its value is computed once per batch).
+    patients: FastMap<u64, u32>,
+    values: MutableBinaryViewArray<str>,
+    keys: Vec<u32>,
+    valid: MutableBitmap,
+    nulls: usize,
 }
-fn date_b(b: &mut Builder) -> &mut PrimitiveChunkedBuilder<Int32Type> {
-    match b {
-        Builder::Date(s) => s,
-        _ => unreachable!("planned as a Date column"),
+
+impl Dictionary {
+    fn push(&mut self, v: Option<&str>) {
+        let key = match v {
+            None => 0,
+            Some(v) => {
+                if let Some(&k) = self.index.get(v) {
+                    k
+                } else {
+                    let k = self.next_key();
+                    self.values.push_value(v);
+                    self.index.insert(v.into(), k);
+                    k
+                }
+            }
+        };
+        self.keys.push(key);
+        self.valid.push(v.is_some());
+        self.nulls += usize::from(v.is_none());
+    }
+
+    fn push_pseudonym(&mut self, nhs: &NhsNumber, pseudonymiser: &mut Pseudonymiser<'_>) {
+        let patient = nhs_key(nhs);
+        let key = if let Some(&k) = self.patients.get(&patient) {
+            k
+        } else {
+            let k = self.next_key();
+            self.values.push_value(pseudonymiser.pseudonym(nhs));
+            self.patients.insert(patient, k);
+            k
+        };
+        self.keys.push(key);
+        self.valid.push(true);
+    }
+
+    fn next_key(&self) -> u32 {
+        u32::try_from(self.values.len()).expect("a batch has fewer than 2^32 rows")
+    }
+
+    /// Dictionary-encoded, or plain when most values are distinct (a dictionary would then
+    /// only add its keys).
+    fn finish(self) -> (Box<dyn Array>, Encoding) {
+        let values: Utf8ViewArray = self.values.freeze();
+        let validity = (self.nulls > 0).then(|| self.valid.into());
+        if values.len() * 2 > self.keys.len() {
+            let mut plain = MutableBinaryViewArray::<str>::with_capacity(self.keys.len());
+            for (row, &k) in self.keys.iter().enumerate() {
+                if validity
+                    .as_ref()
+                    .is_none_or(|v: &polars_arrow::bitmap::Bitmap| v.get_bit(row))
+                {
+                    plain.push_value(values.value(k as usize));
+                } else {
+                    plain.push_null();
+                }
+            }
+            return (plain.freeze().boxed(), Encoding::Plain);
+        }
+        let keys = PrimitiveArray::new(ArrowDataType::UInt32, self.keys.into(), validity);
+        let dtype = ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        );
+        let array = DictionaryArray::try_new(dtype, keys, values.boxed())
+            .expect("every key indexes a value");
+        (array.boxed(), Encoding::RleDictionary)
     }
 }

@@ -19,16 +19,25 @@ pub mod optout;
 mod pool;
 pub mod pseudo;
 pub mod read;
+mod seen;
 pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use phm_contract::date::Day;
 use phm_contract::{Contract, Contracts, Reason};
 use polars::prelude::*;
+use polars_arrow::datatypes::ArrowSchema;
+use polars_arrow::record_batch::RecordBatchT;
+use polars_parquet::write::{
+    CompressionOptions, FileWriter, StatisticsOptions, Version, WriteOptions, ZstdLevel,
+    row_group_iter,
+};
 
 use crate::generalise::PostcodeLookup;
 pub use crate::key::{KeyError, PseudonymKey};
@@ -422,7 +431,7 @@ fn reject(input: &Input, problem: impl Into<String>, hint: impl Into<String>) ->
 /// 128-bit hashes (xxh3) of the lines kept so far in a file, to find duplicate rows without
 /// keeping the lines. Two different lines share a hash with probability about 2^-128 per
 /// pair; were it ever to happen, the later row would be quarantined, not lost.
-type LineHashes = fasthash::FastSet<u128>;
+type LineHashes = seen::SeenHashes;
 
 /// Hashes (xxh3, 128 bits) of the unique keys of the rows kept so far in a file, when its
 /// contract has a key. The NHS number counts in its normalised form, so `999 000 1235` and
@@ -440,7 +449,7 @@ impl UniqueKeys {
         (!columns.is_empty()).then(|| UniqueKeys {
             columns,
             nhs: contract.nhs_number_index(),
-            seen: LineHashes::default(),
+            seen: LineHashes::with_capacity(1024),
             buffer: Vec::new(),
         })
     }
@@ -464,6 +473,9 @@ impl UniqueKeys {
 
 /// Rows per Parquet batch.
 const BATCH: usize = 131_072;
+
+/// Lines whose duplicate-set slots are loaded together.
+const CHUNK: usize = 256;
 
 fn process_file(
     ctx: &FileContext<'_>,
@@ -508,10 +520,7 @@ fn process_file(
     let mut row = Row::default();
     // About 40 bytes a row: sized once, not regrown.
     let expected_rows = input.bytes / 40;
-    let mut seen = LineHashes::with_capacity_and_hasher(
-        usize::try_from(expected_rows).unwrap_or(0),
-        std::hash::BuildHasherDefault::default(),
-    );
+    let mut seen = LineHashes::with_capacity(usize::try_from(expected_rows).unwrap_or(0));
     let mut keys = UniqueKeys::new(contract);
     let mut quarantine = Quarantine::default();
     let mut frame = frame::Frame::new(contract, ctx.cfg.reference_date);
@@ -523,42 +532,54 @@ fn process_file(
         .join(format!("{}.parquet", input.submitter));
     let mut writer: Option<ParquetSink> = None;
     while let Some(block) = reader.next_block().map_err(unreadable)? {
-        for line in block.lines() {
-            report.rows_in += 1;
-            if let Err(fault) = validator.check(line.raw, &mut row) {
-                quarantine.push(
-                    line.number,
-                    fault.reason,
-                    fault.column.map(|c| contract.columns[c].name.as_str()),
-                    line.raw,
-                );
-                report.quarantine(fault.reason);
-                continue;
-            }
-            if !seen.insert(xxhash_rust::xxh3::xxh3_128(line.raw)) {
-                quarantine.push(line.number, Reason::DuplicateRow, None, line.raw);
-                report.quarantine(Reason::DuplicateRow);
-                continue;
-            }
-            if let Some(keys) = keys.as_mut()
-                && !keys.insert(&row)
-            {
-                quarantine.push(line.number, Reason::DuplicateKey, None, line.raw);
-                report.quarantine(Reason::DuplicateKey);
-                continue;
-            }
-            if control_list {
-                report.opt_out("opt_out_list_entry");
-                continue;
-            }
-            if let Some(reason) = ctx.opt_outs.reason(row.nhs()) {
-                report.opt_out(reason.code());
-                continue;
-            }
-            frame.push(&row, pseudonymiser.pseudonym(row.nhs()), ctx.lookup);
-            report.rows_out += 1;
-            if frame.len() >= BATCH {
-                write_batch(&mut writer, &out_path, &mut frame, &input.rel)?;
+        // A few hundred lines at a time: their hashes first, and the duplicate set's slots
+        // for them loaded together (the loads overlap), then each line in turn.
+        let mut lines = block.lines().peekable();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while lines.peek().is_some() {
+            chunk.clear();
+            chunk.extend(lines.by_ref().take(CHUNK).map(|line| {
+                let hash = xxhash_rust::xxh3::xxh3_128(line.raw);
+                (line, hash)
+            }));
+            seen.warm(chunk.iter().map(|(_, hash)| *hash));
+            for (line, hash) in &chunk {
+                report.rows_in += 1;
+                if let Err(fault) = validator.check(line.raw, &mut row) {
+                    quarantine.push(
+                        line.number,
+                        fault.reason,
+                        fault.column.map(|c| contract.columns[c].name.as_str()),
+                        line.raw,
+                    );
+                    report.quarantine(fault.reason);
+                    continue;
+                }
+                if !seen.insert(*hash) {
+                    quarantine.push(line.number, Reason::DuplicateRow, None, line.raw);
+                    report.quarantine(Reason::DuplicateRow);
+                    continue;
+                }
+                if let Some(keys) = keys.as_mut()
+                    && !keys.insert(&row)
+                {
+                    quarantine.push(line.number, Reason::DuplicateKey, None, line.raw);
+                    report.quarantine(Reason::DuplicateKey);
+                    continue;
+                }
+                if control_list {
+                    report.opt_out("opt_out_list_entry");
+                    continue;
+                }
+                if let Some(reason) = ctx.opt_outs.reason(row.nhs()) {
+                    report.opt_out(reason.code());
+                    continue;
+                }
+                frame.push(&row, &mut pseudonymiser, ctx.lookup);
+                report.rows_out += 1;
+                if frame.len() >= BATCH {
+                    write_batch(&mut writer, &out_path, &mut frame, &input.rel)?;
+                }
             }
         }
     }
@@ -648,12 +669,14 @@ fn check_header(contract: &Contract, header: &[String]) -> Result<(), (String, S
     ))
 }
 
-/// A Parquet file being written batch by batch, to a temporary name until finished.
+/// A Parquet file being written batch by batch (one row group a batch), to a temporary
+/// name until finished.
 struct ParquetSink {
-    file: File,
     tmp: PathBuf,
     dest: PathBuf,
-    writer: polars::io::parquet::write::BatchedWriter<File>,
+    schema: Arc<ArrowSchema>,
+    writer: FileWriter<BufWriter<File>>,
+    options: WriteOptions,
 }
 
 fn polars_err(file: &str) -> impl FnOnce(PolarsError) -> IngestError + '_ {
@@ -669,38 +692,61 @@ fn write_batch(
     frame: &mut frame::Frame,
     rel: &str,
 ) -> Result<(), IngestError> {
-    let df = frame.take().map_err(polars_err(rel))?;
     if writer.is_none() {
-        *writer = Some(ParquetSink::create(dest, &df, rel)?);
+        *writer = Some(ParquetSink::create(dest, frame.schema().clone(), rel)?);
     }
     let sink = writer.as_mut().expect("created above");
-    sink.writer.write_batch(&df).map_err(polars_err(rel))
+    sink.write(frame.take()).map_err(polars_err(rel))
 }
 
 impl ParquetSink {
-    fn create(dest: &Path, df: &DataFrame, rel: &str) -> Result<Self, IngestError> {
+    fn create(dest: &Path, schema: Arc<ArrowSchema>, rel: &str) -> Result<Self, IngestError> {
         let dir = dest.parent().expect("dataset files live in a folder");
         fs::create_dir_all(dir).map_err(io(dir))?;
         let tmp = dest.with_extension("parquet.tmp");
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let writer = ParquetWriter::new(file.try_clone().map_err(io(&tmp))?)
-            .with_compression(ParquetCompression::Zstd(Some(
-                polars_parquet::write::ZstdLevel::try_new(1).map_err(polars_err(rel))?,
-            )))
-            .set_parallel(false)
-            .batched(df.schema())
-            .map_err(polars_err(rel))?;
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            compression: CompressionOptions::Zstd(Some(
+                ZstdLevel::try_new(1).map_err(polars_err(rel))?,
+            )),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let writer = FileWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            schema.as_ref().clone(),
+            options,
+        )
+        .map_err(polars_err(rel))?;
         Ok(ParquetSink {
-            file,
             tmp,
             dest: dest.to_owned(),
+            schema,
             writer,
+            options,
         })
     }
 
-    fn finish(self, rel: &str) -> Result<(), IngestError> {
-        self.writer.finish().map_err(polars_err(rel))?;
-        self.file.sync_all().map_err(io(&self.tmp))?;
+    fn write(&mut self, batch: frame::Batch) -> PolarsResult<()> {
+        let fields = self.writer.parquet_schema().fields().to_vec();
+        let encodings = batch.encodings.into_iter().map(|e| vec![e]).collect();
+        let chunk = RecordBatchT::try_new(batch.len, self.schema.clone(), batch.arrays)?;
+        let group = row_group_iter(chunk, encodings, fields, self.options);
+        self.writer.write(batch.len as u64, group)
+    }
+
+    fn finish(mut self, rel: &str) -> Result<(), IngestError> {
+        self.writer.end(None).map_err(polars_err(rel))?;
+        let file = self
+            .writer
+            .into_inner()
+            .into_inner()
+            .map_err(|e| IngestError::Io {
+                path: self.tmp.clone(),
+                source: e.into_error(),
+            })?;
+        file.sync_all().map_err(io(&self.tmp))?;
         fs::rename(&self.tmp, &self.dest).map_err(io(&self.dest))
     }
 }
