@@ -32,6 +32,8 @@ use crate::validate::Row;
 #[derive(Debug, Clone, Copy)]
 enum Out {
     Pseudonym,
+    /// The submitter's column: every valid row names the submitter, so one value.
+    Submitter,
     Text(usize),
     Date(usize),
     Int(usize),
@@ -59,11 +61,12 @@ pub struct Frame {
     columns: Vec<Column>,
     rows: usize,
     reference: Day,
+    submitter: String,
 }
 
 impl Frame {
     /// The layout for a contract; ages are at `reference`.
-    pub fn new(contract: &Contract, reference: Day) -> Self {
+    pub fn new(contract: &Contract, submitter: &str, reference: Day) -> Self {
         let mut plan = vec![Out::Pseudonym];
         let mut fields = vec![("pseudonym", ArrowDataType::Utf8View)];
         for (i, c) in contract.columns.iter().enumerate() {
@@ -79,6 +82,10 @@ impl Frame {
                     fields.push(("lsoa_code", ArrowDataType::Utf8View));
                     fields.push(("imd_decile", ArrowDataType::Int32));
                     fields.push(("postcode_district", ArrowDataType::Utf8View));
+                }
+                _ if contract.submitter_index() == Some(i) => {
+                    plan.push(Out::Submitter);
+                    fields.push((c.name.as_str(), ArrowDataType::Utf8View));
                 }
                 _ => {
                     let (out, dtype) = match c.kind {
@@ -103,6 +110,7 @@ impl Frame {
             columns,
             rows: 0,
             reference,
+            submitter: submitter.to_owned(),
         }
     }
 
@@ -133,6 +141,7 @@ impl Frame {
         for out in &self.plan {
             match *out {
                 Out::Pseudonym => next().pseudonym(row.nhs(), pseudonymiser),
+                Out::Submitter => next().submitter(&self.submitter),
                 Out::Text(i) => {
                     let v = row.field(i);
                     next().text((!v.is_empty()).then_some(v));
@@ -200,6 +209,13 @@ impl Column {
     fn text(&mut self, v: Option<&str>) {
         match self {
             Column::Text(d) => d.push(v),
+            _ => unreachable!("planned as a string column"),
+        }
+    }
+
+    fn submitter(&mut self, submitter: &str) {
+        match self {
+            Column::Text(d) => d.push_constant(submitter),
             _ => unreachable!("planned as a string column"),
         }
     }
@@ -310,13 +326,23 @@ impl Dictionary {
         self.nulls += usize::from(v.is_none());
     }
 
+    /// The same value as every row of the column.
+    fn push_constant(&mut self, v: &str) {
+        if self.values.len() == 0 {
+            self.values.push_value(v);
+        }
+        self.keys.push(0);
+        self.valid.push(true);
+    }
+
     fn push_pseudonym(&mut self, nhs: &NhsNumber, pseudonymiser: &mut Pseudonymiser<'_>) {
         let patient = nhs_key(nhs);
         let key = if let Some(&k) = self.patients.get(&patient) {
             k
         } else {
             let k = self.next_key();
-            self.values.push_value(pseudonymiser.pseudonym(nhs));
+            self.values
+                .push_value(pseudonymiser.pseudonym(nhs).as_ref());
             self.patients.insert(patient, k);
             k
         };

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use phm_contract::date::Day;
@@ -267,25 +267,35 @@ pub fn ingest(
         }
         fs::create_dir_all(d).map_err(io(d))?;
     }
-    let ctx = FileContext {
-        cfg,
-        key,
-        lookup: &lookup,
-        opt_outs: &decisions,
-        out: &out_tmp,
-        identifiable: &id_tmp,
-    };
-    let results: Vec<Result<FileReport, FileFailure>> =
-        pool::map(&inputs, pool::workers(), |input| {
-            let contract = contracts
-                .get(&input.extract)
-                .expect("discovered extracts have contracts");
-            let r = process_file(&ctx, contract, input);
-            if let Ok(report) = &r {
-                progress(report);
-            }
-            r
-        });
+    let (finish, finishing) = mpsc::channel();
+    let (results, finished) = std::thread::scope(|s| {
+        // Written files are made durable and renamed on a thread of their own, so the
+        // workers do not wait for the disk.
+        let finisher = s.spawn(move || finish_files(&finishing));
+        let ctx = FileContext {
+            cfg,
+            key,
+            lookup: &lookup,
+            opt_outs: &decisions,
+            out: &out_tmp,
+            identifiable: &id_tmp,
+            finish,
+        };
+        let results: Vec<Result<FileReport, FileFailure>> =
+            pool::map(&inputs, pool::workers(), |input| {
+                let contract = contracts
+                    .get(&input.extract)
+                    .expect("discovered extracts have contracts");
+                let r = process_file(&ctx, contract, input);
+                if let Ok(report) = &r {
+                    progress(report);
+                }
+                r
+            });
+        drop(ctx);
+        (results, finisher.join())
+    });
+    let finished = finished.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     let mut reports = Vec::new();
     let mut failure = None;
     for r in results {
@@ -299,7 +309,7 @@ pub fn ingest(
         let _ = fs::remove_dir_all(&out_tmp);
         let _ = fs::remove_dir_all(&id_tmp);
     };
-    if let Some(e) = failure {
+    if let Some(e) = failure.or(finished.err()) {
         cleanup();
         return Err(e);
     }
@@ -394,7 +404,7 @@ fn scan_national(
     let validator = Validator::new(contract, &input.submitter, extract_date);
     let mut row = Row::default();
     read::for_each_line(file, |line| {
-        if validator.check(line.raw, &mut row).is_ok() {
+        if validator.check_line(&line, &mut row).is_ok() {
             found.add_national(row.nhs());
         }
     })
@@ -407,6 +417,29 @@ struct FileContext<'a> {
     opt_outs: &'a optout::Decisions,
     out: &'a Path,
     identifiable: &'a Path,
+    /// Where finished files go to be made durable and renamed into place.
+    finish: mpsc::Sender<Finish>,
+}
+
+/// A written file, to be made durable (fsync) and renamed from its temporary name.
+struct Finish {
+    file: File,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+/// Finish every file sent, in turn; the first failure is reported (and the run fails).
+fn finish_files(files: &mpsc::Receiver<Finish>) -> Result<(), IngestError> {
+    let mut result = Ok(());
+    for f in files {
+        let done = f
+            .file
+            .sync_all()
+            .map_err(io(&f.tmp))
+            .and_then(|()| fs::rename(&f.tmp, &f.dest).map_err(io(&f.dest)));
+        result = result.and(done);
+    }
+    result
 }
 
 enum FileFailure {
@@ -523,7 +556,7 @@ fn process_file(
     let mut seen = LineHashes::with_capacity(usize::try_from(expected_rows).unwrap_or(0));
     let mut keys = UniqueKeys::new(contract);
     let mut quarantine = Quarantine::default();
-    let mut frame = frame::Frame::new(contract, ctx.cfg.reference_date);
+    let mut frame = frame::Frame::new(contract, &input.submitter, ctx.cfg.reference_date);
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);
     let out_path = ctx
         .out
@@ -545,7 +578,7 @@ fn process_file(
             seen.warm(chunk.iter().map(|(_, hash)| *hash));
             for (line, hash) in &chunk {
                 report.rows_in += 1;
-                if let Err(fault) = validator.check(line.raw, &mut row) {
+                if let Err(fault) = validator.check_line(line, &mut row) {
                     quarantine.push(
                         line.number,
                         fault.reason,
@@ -607,7 +640,7 @@ fn process_file(
             write_batch(&mut writer, &out_path, &mut frame, &input.rel)?;
         }
         if let Some(w) = writer.take() {
-            w.finish(&input.rel)?;
+            w.finish(&input.rel, &ctx.finish)?;
         }
     }
     if !quarantine.is_empty() {
@@ -616,7 +649,7 @@ fn process_file(
             .join("quarantine")
             .join(&input.extract)
             .join(format!("{}.parquet", input.submitter));
-        quarantine.write(&q_path, &input.rel)?;
+        quarantine.write(&q_path, &input.rel, &ctx.finish)?;
     }
     tracing::info!(
         rows_in = report.rows_in,
@@ -736,7 +769,7 @@ impl ParquetSink {
         self.writer.write(batch.len as u64, group)
     }
 
-    fn finish(mut self, rel: &str) -> Result<(), IngestError> {
+    fn finish(mut self, rel: &str, finish: &mpsc::Sender<Finish>) -> Result<(), IngestError> {
         self.writer.end(None).map_err(polars_err(rel))?;
         let file = self
             .writer
@@ -746,9 +779,23 @@ impl ParquetSink {
                 path: self.tmp.clone(),
                 source: e.into_error(),
             })?;
-        file.sync_all().map_err(io(&self.tmp))?;
-        fs::rename(&self.tmp, &self.dest).map_err(io(&self.dest))
+        send(
+            finish,
+            Finish {
+                file,
+                tmp: self.tmp,
+                dest: self.dest,
+            },
+        )
     }
+}
+
+fn send(finish: &mpsc::Sender<Finish>, file: Finish) -> Result<(), IngestError> {
+    let tmp = file.tmp.clone();
+    finish.send(file).map_err(|_| IngestError::Io {
+        path: tmp,
+        source: std::io::Error::other("the thread finishing files has stopped"),
+    })
 }
 
 /// Quarantined rows of one file (identifiable zone).
@@ -772,7 +819,12 @@ impl Quarantine {
         self.lines.is_empty()
     }
 
-    fn write(self, dest: &Path, rel: &str) -> Result<(), IngestError> {
+    fn write(
+        self,
+        dest: &Path,
+        rel: &str,
+        finish: &mpsc::Sender<Finish>,
+    ) -> Result<(), IngestError> {
         let n = self.lines.len();
         let mut raw = BinaryChunkedBuilder::new("raw".into(), n);
         for r in &self.raw {
@@ -794,8 +846,14 @@ impl Quarantine {
             .with_compression(ParquetCompression::Zstd(None))
             .finish(&mut df)
             .map_err(polars_err(rel))?;
-        file.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, dest).map_err(io(dest))
+        send(
+            finish,
+            Finish {
+                file,
+                tmp,
+                dest: dest.to_owned(),
+            },
+        )
     }
 }
 

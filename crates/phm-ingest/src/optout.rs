@@ -68,15 +68,41 @@ impl Type1Codes {
 
 /// Opted-out patients and why, decided once all scans are merged.
 #[derive(Default)]
-pub struct Decisions(FastMap<u64, OptOutReason>);
+pub struct Decisions {
+    reasons: FastMap<u64, OptOutReason>,
+    /// One bit per slot of a bitmap, set for every opted-out patient: a clear bit answers
+    /// "not opted out" (most rows) from a small table, without a lookup in the large map.
+    filter: Vec<u64>,
+}
+
+/// Bits in [`Decisions::filter`] (2^20: 128 KiB).
+const FILTER_BITS: u32 = 20;
+
+fn filter_bit(key: u64) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS)) as usize
+}
 
 impl Decisions {
+    fn insert(&mut self, key: u64, reason: OptOutReason) {
+        if self.filter.is_empty() {
+            self.filter = vec![0; 1 << (FILTER_BITS - 6)];
+        }
+        let bit = filter_bit(key);
+        self.filter[bit / 64] |= 1 << (bit % 64);
+        self.reasons.insert(key, reason);
+    }
+
     /// Why a patient is opted out, if they are.
     pub fn reason(&self, nhs: &NhsNumber) -> Option<OptOutReason> {
-        if self.0.is_empty() {
+        if self.reasons.is_empty() {
             return None;
         }
-        self.0.get(&crate::fasthash::nhs_key(nhs)).copied()
+        let key = crate::fasthash::nhs_key(nhs);
+        let bit = filter_bit(key);
+        if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            return None;
+        }
+        self.reasons.get(&key).copied()
     }
 }
 
@@ -109,14 +135,14 @@ impl OptOuts {
         let key = crate::fasthash::digits_key;
         // Later inserts win: insert in reverse order of precedence.
         for digits in &self.national {
-            d.0.insert(key(digits), OptOutReason::National);
+            d.insert(key(digits), OptOutReason::National);
         }
         for digits in &self.programme {
-            d.0.insert(key(digits), OptOutReason::Programme);
+            d.insert(key(digits), OptOutReason::Programme);
         }
         for (digits, (_, dissent)) in &self.type1 {
             if *dissent {
-                d.0.insert(key(digits), OptOutReason::Type1);
+                d.insert(key(digits), OptOutReason::Type1);
             }
         }
         d
@@ -164,8 +190,9 @@ impl OptOuts {
         };
         let validator = Validator::new(contract, submitter, extract_date);
         let mut row = Row::default();
-        read::for_each_line(file, |line| {
-            if !may_count(line.raw) || validator.check(line.raw, &mut row).is_err() {
+        let needles: Vec<&[u8]> = wanted.iter().copied().collect();
+        read::for_each_line_containing(file, &needles, |line| {
+            if !may_count(line.raw) || validator.check_line(&line, &mut row).is_err() {
                 return;
             }
             let code = row.field(code_col);
@@ -247,6 +274,24 @@ mod tests {
 
     const D: &str = "827241000000103";
     const W: &str = "827261000000102";
+
+    #[test]
+    fn decisions_find_every_opted_out_patient_and_no_other() {
+        // Many patients, so the filter has set bits that other patients share.
+        let mut o = OptOuts::default();
+        let all: Vec<NhsNumber> = (0..400_000u64)
+            .filter_map(|n| NhsNumber::from_u64(9_990_000_000 + n))
+            .collect();
+        for n in all.iter().step_by(7) {
+            o.programme.insert(*n.expose_digits());
+        }
+        let d = o.decide();
+        for (i, n) in all.iter().enumerate() {
+            let expected = (i % 7 == 0).then_some(OptOutReason::Programme);
+            assert_eq!(d.reason(n), expected, "patient {i}");
+        }
+        assert_eq!(Decisions::default().reason(&all[0]), None);
+    }
 
     #[test]
     fn the_latest_code_decides() {

@@ -8,10 +8,11 @@ use phm_contract::NhsNumber;
 use crate::fasthash::FastMap;
 use crate::key::PseudonymKey;
 
-/// Computes pseudonyms with one key, remembering those already computed.
+/// Computes pseudonyms with one key, remembering those already computed (as the hash's
+/// 32 bytes, so the cache holds no allocation per patient).
 pub struct Pseudonymiser<'k> {
     key: &'k PseudonymKey,
-    cache: FastMap<u64, Box<str>>,
+    cache: FastMap<u64, blake3::Hash>,
 }
 
 impl<'k> Pseudonymiser<'k> {
@@ -23,18 +24,14 @@ impl<'k> Pseudonymiser<'k> {
         }
     }
 
-    /// The pseudonym of an NHS number.
+    /// The pseudonym of an NHS number (64 lowercase hexadecimal characters).
     #[allow(clippy::disallowed_methods)]
-    pub fn pseudonym(&mut self, nhs: &NhsNumber) -> &str {
+    pub fn pseudonym(&mut self, nhs: &NhsNumber) -> impl AsRef<str> + use<> {
         let key = self.key;
         self.cache
             .entry(crate::fasthash::nhs_key(nhs))
-            .or_insert_with(|| {
-                blake3::keyed_hash(key.bytes(), nhs.expose_digits())
-                    .to_hex()
-                    .as_str()
-                    .into()
-            })
+            .or_insert_with(|| blake3::keyed_hash(key.bytes(), nhs.expose_digits()))
+            .to_hex()
     }
 }
 
@@ -50,14 +47,18 @@ mod tests {
             PseudonymKey::from_hex(&crate::key::to_hex(&(0u8..32).collect::<Vec<u8>>())).unwrap();
         let mut p = Pseudonymiser::new(&key);
         let n = NhsNumber::parse("999 000 1235").unwrap();
-        let a = p.pseudonym(&n).to_owned();
+        let a = p.pseudonym(&n).as_ref().to_owned();
         assert_eq!(a.len(), 64);
         assert!(
             a.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
-        assert_eq!(p.pseudonym(&NhsNumber::parse("9990001235").unwrap()), a);
+        assert_eq!(
+            p.pseudonym(&NhsNumber::parse("9990001235").unwrap())
+                .as_ref(),
+            a
+        );
         let other = PseudonymKey::from_hex(&"ff".repeat(32)).unwrap();
-        assert_ne!(Pseudonymiser::new(&other).pseudonym(&n), a);
+        assert_ne!(Pseudonymiser::new(&other).pseudonym(&n).as_ref(), a);
     }
 }

@@ -35,7 +35,8 @@ pub enum OpenError {
 /// Reads a file block by block after its header.
 pub struct LineReader<R> {
     inner: R,
-    hasher: blake3::Hasher,
+    /// The file's BLAKE3 hash so far (`None` when the caller does not need it).
+    hasher: Option<blake3::Hasher>,
     carry: Vec<u8>,
     next_number: u64,
     eof: bool,
@@ -44,7 +45,15 @@ pub struct LineReader<R> {
 /// Whole lines of a file.
 pub struct Block {
     first: u64,
-    bytes: Vec<u8>,
+    content: Content,
+    /// Whether any line of the block has a quote (then fields need the full reader).
+    quoted: bool,
+}
+
+/// A block's bytes, as text when they are all valid UTF-8 (checked once for the block).
+enum Content {
+    Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// One data line of a file.
@@ -53,14 +62,22 @@ pub struct Line<'a> {
     pub number: u64,
     /// The line's bytes without its line end.
     pub raw: &'a [u8],
+    /// The line as text, when its whole block is valid UTF-8.
+    pub text: Option<&'a str>,
+    /// Whether the line's block has no quote, so its fields split at every comma.
+    pub unquoted: bool,
 }
 
 impl<R: Read> LineReader<R> {
     /// Read the header line; returns the reader positioned at the first data line.
     pub fn open(inner: R) -> Result<(Self, Vec<String>), OpenError> {
+        Self::start(inner, Some(blake3::Hasher::new()))
+    }
+
+    fn start(inner: R, hasher: Option<blake3::Hasher>) -> Result<(Self, Vec<String>), OpenError> {
         let mut r = LineReader {
             inner,
-            hasher: blake3::Hasher::new(),
+            hasher,
             carry: Vec::new(),
             next_number: 2,
             eof: false,
@@ -96,7 +113,9 @@ impl<R: Read> LineReader<R> {
     fn fill(&mut self) -> io::Result<()> {
         let old = self.carry.len();
         let n = (&mut self.inner).take(BLOCK).read_to_end(&mut self.carry)?;
-        self.hasher.update(&self.carry[old..]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&self.carry[old..]);
+        }
         if n == 0 {
             self.eof = true;
         }
@@ -121,7 +140,7 @@ impl<R: Read> LineReader<R> {
                 let bytes = std::mem::replace(&mut self.carry, rest);
                 let first = self.next_number;
                 self.next_number += memchr::memchr_iter(b'\n', &bytes).count() as u64;
-                return Ok(Some(Block { first, bytes }));
+                return Ok(Some(Block::new(first, bytes)));
             }
             self.fill()?;
         }
@@ -129,17 +148,18 @@ impl<R: Read> LineReader<R> {
 
     /// The BLAKE3 hash of every byte of the file (call after the last block).
     pub fn digest(&self) -> blake3::Hash {
-        self.hasher.finalize()
+        self.hasher
+            .as_ref()
+            .expect("readers opened with `open` hash the file")
+            .finalize()
     }
 }
 
 /// Every data line of a file in turn. A file that is not CSV (empty, or a header that is not
 /// text) has none: the opt-out scans use this and leave rejecting such files to ingest.
 pub fn for_each_line(file: impl Read, mut f: impl FnMut(Line<'_>)) -> io::Result<()> {
-    let mut reader = match LineReader::open(file) {
-        Ok((reader, _header)) => reader,
-        Err(OpenError::Fault(_)) => return Ok(()),
-        Err(OpenError::Io(e)) => return Err(e),
+    let Some(mut reader) = LineReader::unhashed(file)? else {
+        return Ok(());
     };
     while let Some(block) = reader.next_block()? {
         block.lines().for_each(&mut f);
@@ -147,18 +167,116 @@ pub fn for_each_line(file: impl Read, mut f: impl FnMut(Line<'_>)) -> io::Result
     Ok(())
 }
 
+/// Every data line of a file that contains one of `needles` (and every line of a block that
+/// has quotes, where a field's text may differ from its bytes), found by searching each
+/// block for the needles rather than reading it line by line. Like [`for_each_line`], a
+/// file that is not CSV has none.
+pub fn for_each_line_containing(
+    file: impl Read,
+    needles: &[&[u8]],
+    mut f: impl FnMut(Line<'_>),
+) -> io::Result<()> {
+    let finders: Vec<memchr::memmem::Finder<'_>> = needles
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(memchr::memmem::Finder::new)
+        .collect();
+    let Some(mut reader) = LineReader::unhashed(file)? else {
+        return Ok(());
+    };
+    let mut starts = Vec::new();
+    while let Some(block) = reader.next_block()? {
+        if block.quoted {
+            block.lines().for_each(&mut f);
+            continue;
+        }
+        let bytes = block.bytes();
+        starts.clear();
+        starts.extend(finders.iter().flat_map(|finder| {
+            finder
+                .find_iter(bytes)
+                .map(|at| memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1))
+        }));
+        starts.sort_unstable();
+        starts.dedup();
+        // Line numbers counted from one found line to the next, so the block is read once.
+        let (mut counted_to, mut number) = (0, block.first);
+        for &from in &starts {
+            number += memchr::memchr_iter(b'\n', &bytes[counted_to..from]).count() as u64;
+            counted_to = from;
+            let end = memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |i| from + i);
+            if let Some(line) = block.line(from, end, number) {
+                f(line);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl<R: Read> LineReader<R> {
+    /// A reader that does not hash the file, or `None` for a file that is not CSV.
+    fn unhashed(inner: R) -> io::Result<Option<Self>> {
+        match Self::start(inner, None) {
+            Ok((reader, _header)) => Ok(Some(reader)),
+            Err(OpenError::Fault(_)) => Ok(None),
+            Err(OpenError::Io(e)) => Err(e),
+        }
+    }
+}
+
 impl Block {
+    fn new(first: u64, bytes: Vec<u8>) -> Self {
+        let quoted = memchr::memchr(b'"', &bytes).is_some();
+        let content = match String::from_utf8(bytes) {
+            Ok(text) => Content::Text(text),
+            Err(e) => Content::Bytes(e.into_bytes()),
+        };
+        Block {
+            first,
+            content,
+            quoted,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.content {
+            Content::Text(t) => t.as_bytes(),
+            Content::Bytes(b) => b,
+        }
+    }
+
+    /// The line from byte `from` to its line end at `end`, numbered `number`; `None` if blank.
+    fn line(&self, from: usize, end: usize, number: u64) -> Option<Line<'_>> {
+        let bytes = self.bytes();
+        let to = if end > from && bytes[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        (to > from).then(|| Line {
+            number,
+            raw: &bytes[from..to],
+            // Line ends are ASCII, so they cut valid text at character boundaries.
+            text: match &self.content {
+                Content::Text(t) => Some(&t[from..to]),
+                Content::Bytes(_) => None,
+            },
+            unquoted: !self.quoted,
+        })
+    }
+
     /// Its non-blank lines, without line ends.
     pub fn lines(&self) -> impl Iterator<Item = Line<'_>> {
+        let bytes = self.bytes();
         let mut number = self.first;
-        self.bytes
-            .split_inclusive(|&b| b == b'\n')
-            .filter_map(move |l| {
-                let n = number;
+        let mut start = 0;
+        memchr::memchr_iter(b'\n', bytes)
+            .chain(std::iter::once(bytes.len()))
+            .filter_map(move |end| {
+                let (from, n) = (start, number);
+                start = end + 1;
                 number += 1;
-                let l = l.strip_suffix(b"\n").unwrap_or(l);
-                let raw = l.strip_suffix(b"\r").unwrap_or(l);
-                (!raw.is_empty()).then_some(Line { number: n, raw })
+                self.line(from, end, n)
             })
     }
 }
@@ -171,21 +289,27 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// Split a line into fields. Quoted fields lose their quotes; `""` inside becomes `"`.
-    pub fn split(&mut self, text: &str) {
+    /// Split a line with no quote at every comma.
+    pub fn split_unquoted(&mut self, text: &str) {
         self.text.clear();
         self.spans.clear();
-        let line = text.as_bytes();
-        if memchr::memchr(b'"', line).is_none() {
-            self.text.push_str(text);
-            let mut start = 0;
-            for i in memchr::memchr_iter(b',', line) {
-                self.spans.push(start..i);
-                start = i + 1;
-            }
-            self.spans.push(start..line.len());
+        self.text.push_str(text);
+        let mut start = 0;
+        for_each_comma(text.as_bytes(), |i| {
+            self.spans.push(start..i);
+            start = i + 1;
+        });
+        self.spans.push(start..text.len());
+    }
+
+    /// Split a line into fields. Quoted fields lose their quotes; `""` inside becomes `"`.
+    pub fn split(&mut self, text: &str) {
+        if memchr::memchr(b'"', text.as_bytes()).is_none() {
+            self.split_unquoted(text);
             return;
         }
+        self.text.clear();
+        self.spans.clear();
         let mut in_quotes = false;
         let mut start = 0;
         let mut chars = text.chars().peekable();
@@ -220,6 +344,31 @@ impl Fields {
     /// Field `i`.
     pub fn get(&self, i: usize) -> &str {
         &self.text[self.spans[i].clone()]
+    }
+}
+
+/// Calls `f` with the position of every comma, eight bytes at a time (lines are short, so
+/// a SIMD search's setup would cost more than it saves).
+fn for_each_comma(line: &[u8], mut f: impl FnMut(usize)) {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const COMMAS: u64 = u64::from_ne_bytes([b','; 8]);
+    let mut words = line.chunks_exact(8);
+    let mut base = 0;
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ COMMAS;
+        // The top bit of each byte that is zero in `x` (a comma), exactly: no carries
+        // cross bytes because each byte's low seven bits are added to 0x7f at most.
+        let mut found = !(((x & LOW7).wrapping_add(LOW7)) | x) & !LOW7;
+        while found != 0 {
+            f(base + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if b == b',' {
+            f(base + i);
+        }
     }
 }
 
@@ -277,6 +426,40 @@ mod tests {
     }
 
     #[test]
+    fn lines_containing_needles_match_a_line_by_line_search() {
+        let mut file = b"a,b\r\n".to_vec();
+        let n = 3 * BLOCK as usize / 12;
+        for i in 0..n {
+            let code = match i % 97 {
+                0 => "827241000000103",
+                5 => "x827261000000102y",
+                _ => "271649006",
+            };
+            file.extend_from_slice(format!("{i},{code}\r\n").as_bytes());
+            if i % 1000 == 0 {
+                file.extend_from_slice(b"\r\n");
+            }
+        }
+        let needles: [&[u8]; 2] = [b"827241000000103", b"827261000000102"];
+        let mut found = Vec::new();
+        for_each_line_containing(file.as_slice(), &needles, |l| {
+            found.push((l.number, l.raw.to_vec()));
+        })
+        .unwrap();
+        let (_, all) = read_all(&file).unwrap();
+        let expected: Vec<_> = all
+            .into_iter()
+            .filter(|(_, raw)| {
+                needles
+                    .iter()
+                    .any(|n| raw.windows(n.len()).any(|w| w == *n))
+            })
+            .collect();
+        assert!(expected.len() > 100);
+        assert_eq!(found, expected);
+    }
+
+    #[test]
     fn quoted_fields() {
         let mut f = Fields::default();
         f.split(r#"a,"b,c","say ""hi""",d"#);
@@ -287,6 +470,27 @@ mod tests {
         assert_eq!(f.get(1), "");
         f.split("é,\"ü\"");
         assert_eq!((f.get(0), f.get(1)), ("é", "ü"));
+    }
+
+    #[test]
+    fn commas_found_exactly_at_every_offset() {
+        // Commas, and bytes one either side of a comma's value, at every position across
+        // word boundaries.
+        for len in 0..40 {
+            for at in 0..len {
+                for other in [b'+', b'-', b'a', 0xac, 0x2c] {
+                    let mut line = vec![b'x'; len];
+                    line[at] = other;
+                    if at + 3 < len {
+                        line[at + 3] = b',';
+                    }
+                    let mut found = Vec::new();
+                    for_each_comma(&line, |i| found.push(i));
+                    let expected: Vec<usize> = (0..len).filter(|&i| line[i] == b',').collect();
+                    assert_eq!(found, expected, "{line:?}");
+                }
+            }
+        }
     }
 
     #[test]
