@@ -99,15 +99,21 @@ pub fn parse_compact(s: &str) -> Option<Day> {
     ymd(digits(&b[0..4])?, digits(&b[4..6])?, digits(&b[6..8])?)
 }
 
+/// The parser for a contract format, chosen once for a column (`None` for an unknown
+/// format).
+pub fn parser(format: &str) -> Option<fn(&str) -> Option<Day>> {
+    match format {
+        "%Y-%m-%d" => Some(parse_iso),
+        "%d/%m/%Y" => Some(parse_dmy),
+        "%Y%m%d" => Some(parse_compact),
+        _ => None,
+    }
+}
+
 /// Parse a date in one of the contract formats ([`crate::DATE_FORMATS`]); `None` if the text
 /// is not a real date in that format (or the format is unknown).
 pub fn parse(s: &str, format: &str) -> Option<Day> {
-    match format {
-        "%Y-%m-%d" => parse_iso(s),
-        "%d/%m/%Y" => parse_dmy(s),
-        "%Y%m%d" => parse_compact(s),
-        _ => None,
-    }
+    parser(format).and_then(|parse| parse(s))
 }
 
 fn digits(b: &[u8]) -> Option<u32> {

@@ -615,6 +615,8 @@ fn process_file(
                 }
             }
         }
+        drop((chunk, lines));
+        reader.recycle(block);
     }
     report.input_blake3 = reader.digest().to_hex().to_string();
     if let Some(wrong) = report

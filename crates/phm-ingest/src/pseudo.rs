@@ -28,16 +28,52 @@ impl<'k> Pseudonymiser<'k> {
     #[allow(clippy::disallowed_methods)]
     pub fn pseudonym(&mut self, nhs: &NhsNumber) -> impl AsRef<str> + use<> {
         let key = self.key;
-        self.cache
+        let hash = self
+            .cache
             .entry(crate::fasthash::nhs_key(nhs))
-            .or_insert_with(|| blake3::keyed_hash(key.bytes(), nhs.expose_digits()))
-            .to_hex()
+            .or_insert_with(|| blake3::keyed_hash(key.bytes(), nhs.expose_digits()));
+        Hex::of(hash.as_bytes())
+    }
+}
+
+/// 32 bytes as 64 lowercase hexadecimal characters, by table (a pseudonym is written once
+/// per patient per batch: millions of times in a large run).
+struct Hex([u8; 64]);
+
+impl Hex {
+    fn of(bytes: &[u8; 32]) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0; 64];
+        for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        Hex(out)
+    }
+}
+
+impl AsRef<str> for Hex {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hexadecimal digits are ASCII")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lowercase_high_nibble_first() {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0x0f;
+        bytes[1] = 0xa5;
+        bytes[31] = 0xff;
+        let hex = Hex::of(&bytes);
+        let text = hex.as_ref();
+        assert_eq!(&text[..4], "0fa5");
+        assert_eq!(&text[60..], "00ff");
+        assert_eq!(text.len(), 64);
+    }
 
     #[test]
     fn matches_an_independent_keyed_blake3() {

@@ -38,6 +38,8 @@ pub struct LineReader<R> {
     /// The file's BLAKE3 hash so far (`None` when the caller does not need it).
     hasher: Option<blake3::Hasher>,
     carry: Vec<u8>,
+    /// A finished block's buffer, to read the next block into (see [`LineReader::recycle`]).
+    spare: Vec<u8>,
     next_number: u64,
     eof: bool,
 }
@@ -79,6 +81,7 @@ impl<R: Read> LineReader<R> {
             inner,
             hasher,
             carry: Vec::new(),
+            spare: Vec::new(),
             next_number: 2,
             eof: false,
         };
@@ -112,6 +115,8 @@ impl<R: Read> LineReader<R> {
     /// Read more bytes onto `carry`; sets `eof` at the end.
     fn fill(&mut self) -> io::Result<()> {
         let old = self.carry.len();
+        // Room for a whole read, so the buffer is not regrown (and copied) while reading.
+        self.carry.reserve(BLOCK as usize + 64);
         let n = (&mut self.inner).take(BLOCK).read_to_end(&mut self.carry)?;
         if let Some(h) = &mut self.hasher {
             h.update(&self.carry[old..]);
@@ -136,7 +141,12 @@ impl<R: Read> LineReader<R> {
                 None
             };
             if let Some(cut) = cut {
-                let rest = self.carry.split_off(cut);
+                // The partial line after the cut starts the next buffer (a recycled one when
+                // the caller gave one back).
+                let mut rest = std::mem::take(&mut self.spare);
+                rest.clear();
+                rest.extend_from_slice(&self.carry[cut..]);
+                self.carry.truncate(cut);
                 let bytes = std::mem::replace(&mut self.carry, rest);
                 let first = self.next_number;
                 self.next_number += memchr::memchr_iter(b'\n', &bytes).count() as u64;
@@ -144,6 +154,14 @@ impl<R: Read> LineReader<R> {
             }
             self.fill()?;
         }
+    }
+
+    /// Give back a block that is done with, so its buffer is used again.
+    pub fn recycle(&mut self, block: Block) {
+        self.spare = match block.content {
+            Content::Text(t) => t.into_bytes(),
+            Content::Bytes(b) => b,
+        };
     }
 
     /// The BLAKE3 hash of every byte of the file (call after the last block).
@@ -163,6 +181,7 @@ pub fn for_each_line(file: impl Read, mut f: impl FnMut(Line<'_>)) -> io::Result
     };
     while let Some(block) = reader.next_block()? {
         block.lines().for_each(&mut f);
+        reader.recycle(block);
     }
     Ok(())
 }
@@ -188,6 +207,7 @@ pub fn for_each_line_containing(
     while let Some(block) = reader.next_block()? {
         if block.quoted {
             block.lines().for_each(&mut f);
+            reader.recycle(block);
             continue;
         }
         let bytes = block.bytes();
@@ -209,6 +229,7 @@ pub fn for_each_line_containing(
                 f(line);
             }
         }
+        reader.recycle(block);
     }
     Ok(())
 }

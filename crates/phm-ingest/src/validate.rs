@@ -41,9 +41,21 @@ impl Row {
     }
 }
 
+/// What a non-empty value of a column is checked for, decided once per file.
+#[derive(Clone, Copy)]
+enum Check {
+    /// Nothing beyond being present (text, and the NHS number, checked on its own).
+    Present,
+    /// A date in the column's format.
+    Date(fn(&str) -> Option<Day>),
+    /// The column type's rule ([`value_ok`]).
+    Value,
+}
+
 /// Checks rows of one file.
 pub struct Validator<'c> {
     contract: &'c Contract,
+    checks: Vec<Check>,
     submitter: String,
     extract_date: Day,
     nhs: usize,
@@ -53,8 +65,25 @@ pub struct Validator<'c> {
 impl<'c> Validator<'c> {
     /// For a file of `contract` submitted by `submitter`, taken on `extract_date`.
     pub fn new(contract: &'c Contract, submitter: &str, extract_date: Day) -> Self {
+        let checks = contract
+            .columns
+            .iter()
+            .map(|c| match c.kind {
+                ColumnType::Date => Check::Date(
+                    date::parser(c.format.as_deref().unwrap_or_default()).unwrap_or(|_| None),
+                ),
+                ColumnType::Code if c.allowed.is_none() => Check::Present,
+                ColumnType::Code
+                | ColumnType::Integer
+                | ColumnType::Decimal
+                | ColumnType::Snomed
+                | ColumnType::OdsCode => Check::Value,
+                _ => Check::Present,
+            })
+            .collect();
         Validator {
             contract,
+            checks,
             submitter: submitter.to_owned(),
             extract_date,
             nhs: contract.nhs_number_index(),
@@ -106,21 +135,29 @@ impl<'c> Validator<'c> {
         }
         let nhs = NhsNumber::parse(fields.get(self.nhs)).ok()?;
         row.dates.clear();
-        for (i, c) in columns.iter().enumerate() {
+        for (i, (c, check)) in columns.iter().zip(&self.checks).enumerate() {
             let v = fields.get(i);
             let mut day = None;
             if v.is_empty() {
                 if c.required {
                     return None;
                 }
-            } else if c.kind == ColumnType::Date {
-                let d = date::parse(v, c.format.as_deref().unwrap_or_default())?;
-                if d > self.extract_date {
-                    return None;
+            } else {
+                match *check {
+                    Check::Present => {}
+                    Check::Date(parse) => {
+                        let d = parse(v)?;
+                        if d > self.extract_date {
+                            return None;
+                        }
+                        day = Some(d);
+                    }
+                    Check::Value => {
+                        if !value_ok(c, v) {
+                            return None;
+                        }
+                    }
                 }
-                day = Some(d);
-            } else if !value_ok(c, v) {
-                return None;
             }
             row.dates.push(day);
         }
