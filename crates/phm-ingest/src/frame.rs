@@ -148,7 +148,7 @@ impl Frame {
                 }
                 Out::Date(i) => next().date(row.dates[i]),
                 Out::Int(i) => next().int64(row.field(i).parse().ok()),
-                Out::Float(i) => next().float64(row.field(i).parse().ok()),
+                Out::Float(i) => next().float64(row.decimals[i]),
                 Out::Age(i) => {
                     let age = row.dates[i].and_then(|dob| generalise::age(dob, self.reference));
                     next().int32(age);
