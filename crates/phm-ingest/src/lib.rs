@@ -504,8 +504,9 @@ impl UniqueKeys {
     }
 }
 
-/// Rows per Parquet batch.
-const BATCH: usize = 131_072;
+/// Rows per Parquet batch (one row group each). A GP practice's file of a year's events
+/// fits in one, so each patient's pseudonym goes into its dictionary once.
+const BATCH: usize = 262_144;
 
 /// Lines whose duplicate-set slots are loaded together.
 const CHUNK: usize = 256;

@@ -5,10 +5,29 @@
 //! full. An insert touches one cache line where a general-purpose map touches two (its
 //! control bytes, then the slot); on a file of millions of rows that is most of the cost.
 
+use std::cell::RefCell;
+
 /// Hashes seen so far.
 pub struct SeenHashes {
     slots: Vec<u128>,
     len: usize,
+}
+
+thread_local! {
+    /// The largest table a thread has finished with, to be cleared and used again by its
+    /// next file rather than fresh memory the kernel must fault in and zero page by page.
+    static SPARE: RefCell<Vec<u128>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for SeenHashes {
+    fn drop(&mut self) {
+        let slots = std::mem::take(&mut self.slots);
+        SPARE.with_borrow_mut(|spare| {
+            if slots.capacity() > spare.capacity() {
+                *spare = slots;
+            }
+        });
+    }
 }
 
 /// Marks an empty slot; a hash equal to it is stored as [`ZERO_STANDS_IN`] (two values in
@@ -19,11 +38,17 @@ const ZERO_STANDS_IN: u128 = 1;
 impl SeenHashes {
     /// Room for about `expected` hashes before the table grows.
     pub fn with_capacity(expected: usize) -> Self {
-        let slots = (expected.max(8) * 2).next_power_of_two();
-        SeenHashes {
-            slots: vec![EMPTY; slots],
-            len: 0,
-        }
+        let n = (expected.max(8) * 2).next_power_of_two();
+        let mut slots = SPARE.with_borrow_mut(|spare| {
+            if spare.capacity() >= n {
+                std::mem::take(spare)
+            } else {
+                Vec::new()
+            }
+        });
+        slots.clear();
+        slots.resize(n, EMPTY);
+        SeenHashes { slots, len: 0 }
     }
 
     /// How many hashes are in the set.

@@ -227,11 +227,12 @@ impl<'c> Validator<'c> {
             return Err(Self::fault(Reason::WrongSubmitter, Some(i)));
         }
         row.decimals.clear();
-        row.decimals.extend(columns.iter().enumerate().map(|(i, c)| {
-            (c.kind == ColumnType::Decimal)
-                .then(|| fields.get(i).parse().ok())
-                .flatten()
-        }));
+        row.decimals
+            .extend(columns.iter().enumerate().map(|(i, c)| {
+                (c.kind == ColumnType::Decimal)
+                    .then(|| fields.get(i).parse().ok())
+                    .flatten()
+            }));
         Ok(nhs)
     }
 }
