@@ -342,7 +342,7 @@ impl Dictionary {
         } else {
             let k = self.next_key();
             self.values
-                .push_value(pseudonymiser.pseudonym(nhs).as_ref());
+                .push_value(pseudonymiser.pseudonym(nhs).as_str());
             self.patients.insert(patient, k);
             k
         };

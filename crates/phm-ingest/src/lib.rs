@@ -765,6 +765,11 @@ impl ParquetSink {
     }
 
     fn write(&mut self, batch: frame::Batch) -> PolarsResult<()> {
+        if batch.len == 0 {
+            // A file with no rows out is its schema and no row group (an empty row group
+            // would have column chunks without pages, which some readers refuse).
+            return Ok(());
+        }
         let fields = self.writer.parquet_schema().fields().to_vec();
         let encodings = batch.encodings.into_iter().map(|e| vec![e]).collect();
         let chunk = RecordBatchT::try_new(batch.len, self.schema.clone(), batch.arrays)?;

@@ -26,21 +26,21 @@ impl<'k> Pseudonymiser<'k> {
 
     /// The pseudonym of an NHS number (64 lowercase hexadecimal characters).
     #[allow(clippy::disallowed_methods)]
-    pub fn pseudonym(&mut self, nhs: &NhsNumber) -> impl AsRef<str> + use<> {
+    pub fn pseudonym(&mut self, nhs: &NhsNumber) -> Pseudonym {
         let key = self.key;
         let hash = self
             .cache
             .entry(crate::fasthash::nhs_key(nhs))
             .or_insert_with(|| blake3::keyed_hash(key.bytes(), nhs.expose_digits()));
-        Hex::of(hash.as_bytes())
+        Pseudonym::of(hash.as_bytes())
     }
 }
 
-/// 32 bytes as 64 lowercase hexadecimal characters, by table (a pseudonym is written once
-/// per patient per batch: millions of times in a large run).
-struct Hex([u8; 64]);
+/// A pseudonym: the keyed hash's 32 bytes as 64 lowercase hexadecimal characters, written
+/// by table (once per patient per batch: millions of times in a large run).
+pub struct Pseudonym([u8; 64]);
 
-impl Hex {
+impl Pseudonym {
     fn of(bytes: &[u8; 32]) -> Self {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0; 64];
@@ -48,12 +48,11 @@ impl Hex {
             pair[0] = DIGITS[usize::from(b >> 4)];
             pair[1] = DIGITS[usize::from(b & 0x0f)];
         }
-        Hex(out)
+        Pseudonym(out)
     }
-}
 
-impl AsRef<str> for Hex {
-    fn as_ref(&self) -> &str {
+    /// The 64 characters.
+    pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("hexadecimal digits are ASCII")
     }
 }
@@ -68,8 +67,8 @@ mod tests {
         bytes[0] = 0x0f;
         bytes[1] = 0xa5;
         bytes[31] = 0xff;
-        let hex = Hex::of(&bytes);
-        let text = hex.as_ref();
+        let hex = Pseudonym::of(&bytes);
+        let text = hex.as_str();
         assert_eq!(&text[..4], "0fa5");
         assert_eq!(&text[60..], "00ff");
         assert_eq!(text.len(), 64);
@@ -83,7 +82,7 @@ mod tests {
             PseudonymKey::from_hex(&crate::key::to_hex(&(0u8..32).collect::<Vec<u8>>())).unwrap();
         let mut p = Pseudonymiser::new(&key);
         let n = NhsNumber::parse("999 000 1235").unwrap();
-        let a = p.pseudonym(&n).as_ref().to_owned();
+        let a = p.pseudonym(&n).as_str().to_owned();
         assert_eq!(a.len(), 64);
         assert!(
             a.bytes()
@@ -91,10 +90,10 @@ mod tests {
         );
         assert_eq!(
             p.pseudonym(&NhsNumber::parse("9990001235").unwrap())
-                .as_ref(),
+                .as_str(),
             a
         );
         let other = PseudonymKey::from_hex(&"ff".repeat(32)).unwrap();
-        assert_ne!(Pseudonymiser::new(&other).pseudonym(&n).as_ref(), a);
+        assert_ne!(Pseudonymiser::new(&other).pseudonym(&n).as_str(), a);
     }
 }

@@ -409,7 +409,9 @@ fn hand_built_fixture_gives_the_hand_written_feature_table() {
     let label: BTreeMap<String, u32> = (1..=20)
         .map(|k| {
             (
-                p.pseudonym(&NhsNumber::parse(&nhs(k)).unwrap()).to_owned(),
+                p.pseudonym(&NhsNumber::parse(&nhs(k)).unwrap())
+                    .as_str()
+                    .to_owned(),
                 k,
             )
         })

@@ -242,7 +242,10 @@ fn efi_deficits_and_categories_match_the_hand_made_fixture() {
     let key = crate::key();
     let mut p = phm_ingest::pseudo::Pseudonymiser::new(&key);
     for (k, (deficits, value, category)) in expected() {
-        let pseudonym = p.pseudonym(&NhsNumber::parse(&nhs(k)).unwrap()).to_owned();
+        let pseudonym = p
+            .pseudonym(&NhsNumber::parse(&nhs(k)).unwrap())
+            .as_str()
+            .to_owned();
         let (got_deficits, got_value, got_category) = got
             .get(&pseudonym)
             .unwrap_or_else(|| panic!("patient {k} scored"));
