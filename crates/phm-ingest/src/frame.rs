@@ -384,3 +384,55 @@ impl Dictionary {
         (array.boxed(), Encoding::RleDictionary)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_back(array: &dyn Array) -> Vec<Option<String>> {
+        let dict = array
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .expect("repeated values are dictionary-encoded");
+        let values = dict
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .unwrap();
+        (0..dict.len())
+            .map(|i| {
+                let keys = dict.keys();
+                keys.is_valid(i)
+                    .then(|| values.value(keys.value(i) as usize).to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dictionary_gives_back_every_value() {
+        // Short and long values, values that differ only in length or a trailing NUL, and
+        // nulls, each many times over.
+        let distinct = [
+            "",
+            "a",
+            "a\0",
+            "ab",
+            "271649006",
+            "99900000000010",
+            "999000000000100",
+            "9990000000001000",
+            "99900031100000110",
+            "0603020T0AAACAC",
+        ];
+        let mut d = Dictionary::default();
+        let mut pushed = Vec::new();
+        for i in 0..200 {
+            let v = (i % 11 != 10).then(|| distinct[i % distinct.len()]);
+            d.push(v);
+            pushed.push(v.map(str::to_owned));
+        }
+        let (array, encoding) = d.finish();
+        assert_eq!(encoding, Encoding::RleDictionary);
+        assert_eq!(read_back(array.as_ref()), pushed);
+    }
+}
