@@ -116,9 +116,6 @@ pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
         .map_err(|_| format!("`{s}` is not a date in the form YYYY-MM-DD"))
 }
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
