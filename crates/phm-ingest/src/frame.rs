@@ -66,7 +66,9 @@ pub struct Frame {
 
 impl Frame {
     /// The layout for a contract; ages are at `reference`.
-    pub fn new(contract: &Contract, submitter: &str, reference: Day) -> Self {
+    /// Room is made for `rows` rows a batch up front, so columns are not regrown (and
+    /// copied) as they fill.
+    pub fn new(contract: &Contract, submitter: &str, reference: Day, rows: usize) -> Self {
         let mut plan = vec![Out::Pseudonym];
         let mut fields = vec![("pseudonym", ArrowDataType::Utf8View)];
         for (i, c) in contract.columns.iter().enumerate() {
@@ -99,7 +101,7 @@ impl Frame {
                 }
             }
         }
-        let columns = fields.iter().map(|(_, t)| Column::new(t)).collect();
+        let columns = fields.iter().map(|(_, t)| Column::new(t, rows)).collect();
         let schema = fields
             .into_iter()
             .map(|(name, dtype)| (name.into(), Field::new(name.into(), dtype, true)))
@@ -178,7 +180,7 @@ impl Frame {
             .columns
             .iter_mut()
             .zip(self.schema.iter_values())
-            .map(|(c, f)| std::mem::replace(c, Column::new(&f.dtype)).finish(&f.dtype))
+            .map(|(c, f)| std::mem::replace(c, Column::new(&f.dtype, len)).finish(&f.dtype))
             .unzip();
         Batch {
             len,
@@ -197,12 +199,16 @@ enum Column {
 }
 
 impl Column {
-    fn new(dtype: &ArrowDataType) -> Self {
+    fn new(dtype: &ArrowDataType, rows: usize) -> Self {
         match dtype {
-            ArrowDataType::Utf8View => Column::Text(Box::default()),
-            ArrowDataType::Int64 => Column::I64(Numbers::default()),
-            ArrowDataType::Float64 => Column::F64(Numbers::default()),
-            _ => Column::I32(Numbers::default()),
+            ArrowDataType::Utf8View => Column::Text(Box::new(Dictionary {
+                keys: Vec::with_capacity(rows),
+                valid: MutableBitmap::with_capacity(rows),
+                ..Dictionary::default()
+            })),
+            ArrowDataType::Int64 => Column::I64(Numbers::with_capacity(rows)),
+            ArrowDataType::Float64 => Column::F64(Numbers::with_capacity(rows)),
+            _ => Column::I32(Numbers::with_capacity(rows)),
         }
     }
 
@@ -270,11 +276,11 @@ struct Numbers<T> {
     nulls: usize,
 }
 
-impl<T> Default for Numbers<T> {
-    fn default() -> Self {
+impl<T> Numbers<T> {
+    fn with_capacity(rows: usize) -> Self {
         Numbers {
-            values: Vec::new(),
-            valid: MutableBitmap::new(),
+            values: Vec::with_capacity(rows),
+            valid: MutableBitmap::with_capacity(rows),
             nulls: 0,
         }
     }

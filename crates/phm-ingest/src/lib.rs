@@ -557,7 +557,13 @@ fn process_file(
     let mut seen = LineHashes::with_capacity(usize::try_from(expected_rows).unwrap_or(0));
     let mut keys = UniqueKeys::new(contract);
     let mut quarantine = Quarantine::default();
-    let mut frame = frame::Frame::new(contract, &input.submitter, ctx.cfg.reference_date);
+    let batch_rows = usize::try_from(expected_rows).map_or(BATCH, |n| n.clamp(1024, BATCH));
+    let mut frame = frame::Frame::new(
+        contract,
+        &input.submitter,
+        ctx.cfg.reference_date,
+        batch_rows,
+    );
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);
     let out_path = ctx
         .out
