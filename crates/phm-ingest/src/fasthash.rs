@@ -45,13 +45,24 @@ mod tests {
 
     #[test]
     fn digits_key_is_the_number() {
+        // Numbers of the synthetic test range (999 ...), pseudo-random in their last seven
+        // digits; then every digit in every position through `0123456897` and its
+        // rotations, which fail the modulus 11 check and so are no one's NHS number.
         let mut n: u64 = 1;
         for _ in 0..100_000 {
-            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1) % 10_000_000_000;
-            let text = format!("{n:010}");
-            assert_eq!(digits_key(text.as_bytes().try_into().unwrap()), n, "{n}");
+            n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1) % 10_000_000;
+            let number = 9_990_000_000 + n;
+            let text = format!("{number:010}");
+            assert_eq!(digits_key(text.as_bytes().try_into().unwrap()), number);
         }
-        assert_eq!(digits_key(b"0000000000"), 0);
+        let digits = *b"0123456897";
+        for shift in 0..10 {
+            let mut rotated = digits;
+            rotated.rotate_left(shift);
+            let text = std::str::from_utf8(&rotated).unwrap();
+            assert!(!phm_contract::nhs::is_valid(text), "{text}");
+            assert_eq!(digits_key(&rotated), text.parse::<u64>().unwrap(), "{text}");
+        }
         assert_eq!(digits_key(b"9999999999"), 9_999_999_999);
         assert_eq!(digits_key(b"9990001235"), 9_990_001_235);
     }
