@@ -314,22 +314,17 @@ struct Dictionary {
 
 impl Dictionary {
     fn push(&mut self, v: Option<&str>) {
-        let key = match v {
-            None => 0,
-            Some(v) => {
-                if let Some(&k) = self.index.get(v) {
-                    k
-                } else {
-                    let k = self.next_key();
-                    self.values.push_value(v);
-                    self.index.insert(v.into(), k);
-                    k
-                }
+        let key = v.map(|v| {
+            if let Some(&k) = self.index.get(v) {
+                k
+            } else {
+                let k = self.next_key();
+                self.values.push_value(v);
+                self.index.insert(v.into(), k);
+                k
             }
-        };
-        self.keys.push(key);
-        self.valid.push(v.is_some());
-        self.nulls += usize::from(v.is_none());
+        });
+        self.push_key(key);
     }
 
     /// The same value as every row of the column.
@@ -337,8 +332,7 @@ impl Dictionary {
         if self.values.len() == 0 {
             self.values.push_value(v);
         }
-        self.keys.push(0);
-        self.valid.push(true);
+        self.push_key(Some(0));
     }
 
     fn push_pseudonym(&mut self, nhs: &NhsNumber, pseudonymiser: &mut Pseudonymiser<'_>) {
@@ -352,8 +346,14 @@ impl Dictionary {
             self.patients.insert(patient, k);
             k
         };
-        self.keys.push(key);
-        self.valid.push(true);
+        self.push_key(Some(key));
+    }
+
+    /// A row's index into the values, or a null.
+    fn push_key(&mut self, key: Option<u32>) {
+        self.keys.push(key.unwrap_or(0));
+        self.valid.push(key.is_some());
+        self.nulls += usize::from(key.is_none());
     }
 
     fn next_key(&self) -> u32 {

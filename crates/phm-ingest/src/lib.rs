@@ -805,9 +805,8 @@ impl ParquetSink {
 }
 
 fn send(finish: &mpsc::Sender<Finish>, file: Finish) -> Result<(), IngestError> {
-    let tmp = file.tmp.clone();
-    finish.send(file).map_err(|_| IngestError::Io {
-        path: tmp,
+    finish.send(file).map_err(|unsent| IngestError::Io {
+        path: unsent.0.tmp,
         source: std::io::Error::other("the thread finishing files has stopped"),
     })
 }

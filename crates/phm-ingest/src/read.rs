@@ -76,6 +76,15 @@ impl<R: Read> LineReader<R> {
         Self::start(inner, Some(blake3::Hasher::new()))
     }
 
+    /// A reader that does not hash the file, or `None` for a file that is not CSV.
+    fn unhashed(inner: R) -> io::Result<Option<Self>> {
+        match Self::start(inner, None) {
+            Ok((reader, _header)) => Ok(Some(reader)),
+            Err(OpenError::Fault(_)) => Ok(None),
+            Err(OpenError::Io(e)) => Err(e),
+        }
+    }
+
     fn start(inner: R, hasher: Option<blake3::Hasher>) -> Result<(Self, Vec<String>), OpenError> {
         let mut r = LineReader {
             inner,
@@ -232,17 +241,6 @@ pub fn for_each_line_containing(
         reader.recycle(block);
     }
     Ok(())
-}
-
-impl<R: Read> LineReader<R> {
-    /// A reader that does not hash the file, or `None` for a file that is not CSV.
-    fn unhashed(inner: R) -> io::Result<Option<Self>> {
-        match Self::start(inner, None) {
-            Ok((reader, _header)) => Ok(Some(reader)),
-            Err(OpenError::Fault(_)) => Ok(None),
-            Err(OpenError::Io(e)) => Err(e),
-        }
-    }
 }
 
 impl Block {

@@ -158,9 +158,7 @@ impl<'c> Validator<'c> {
                         }
                         day = Some(d);
                     }
-                    Check::Decimal => {
-                        decimal = Some(v.parse::<f64>().ok().filter(|x| x.is_finite())?);
-                    }
+                    Check::Decimal => decimal = Some(decimal_value(v)?),
                     Check::Value => {
                         if !value_ok(c, v) {
                             return None;
@@ -230,11 +228,16 @@ impl<'c> Validator<'c> {
         row.decimals
             .extend(columns.iter().enumerate().map(|(i, c)| {
                 (c.kind == ColumnType::Decimal)
-                    .then(|| fields.get(i).parse().ok())
+                    .then(|| decimal_value(fields.get(i)))
                     .flatten()
             }));
         Ok(nhs)
     }
+}
+
+/// A decimal column's value: a finite number.
+fn decimal_value(v: &str) -> Option<f64> {
+    v.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
 /// Whether a non-empty value fits its column's type.
@@ -244,7 +247,7 @@ fn value_ok(c: &phm_contract::Column, v: &str) -> bool {
         ColumnType::Integer => v
             .parse::<i64>()
             .is_ok_and(|n| c.min.is_none_or(|m| n >= m) && c.max.is_none_or(|m| n <= m)),
-        ColumnType::Decimal => v.parse::<f64>().is_ok_and(f64::is_finite),
+        ColumnType::Decimal => decimal_value(v).is_some(),
         ColumnType::Snomed => (6..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()),
         ColumnType::OdsCode => {
             (3..=6).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
