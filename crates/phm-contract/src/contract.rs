@@ -477,6 +477,15 @@ const BUILTIN: [(&str, &str); 10] = [
 ];
 
 impl Contracts {
+    /// The text of every built-in contract, as (`schemas/<name>.toml`, text): what a run
+    /// records it used.
+    pub fn builtin_sources() -> Vec<(String, &'static str)> {
+        BUILTIN
+            .iter()
+            .map(|(name, text)| (format!("schemas/{name}.toml"), *text))
+            .collect()
+    }
+
     /// The contracts in the repository's `schemas/`, as built into this binary.
     pub fn builtin() -> Self {
         let all = BUILTIN

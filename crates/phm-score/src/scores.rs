@@ -27,8 +27,8 @@ impl Comorbidity {
     /// complications) is 0, as in comorbidipy.
     pub fn charlson() -> Self {
         Self::new(
-            include_str!("../../../codelists/charlson/icd10-quan2005.csv"),
-            include_str!("../../../codelists/charlson/weights.csv"),
+            CHARLSON_CODES,
+            CHARLSON_WEIGHTS,
             &[("diabwc", "diab"), ("msld", "mld"), ("metacanc", "canc")],
             true,
         )
@@ -38,8 +38,8 @@ impl Comorbidity {
     /// as van Walraven 2009 publishes them.
     pub fn elixhauser() -> Self {
         Self::new(
-            include_str!("../../../codelists/elixhauser/icd10-quan2005.csv"),
-            include_str!("../../../codelists/elixhauser/weights.csv"),
+            ELIXHAUSER_CODES,
+            ELIXHAUSER_WEIGHTS,
             &[
                 ("hypc", "hypunc"),
                 ("diabc", "diabunc"),
@@ -102,7 +102,7 @@ pub struct Hfrs {
 impl Hfrs {
     /// The published categories and weights.
     pub fn builtin() -> Self {
-        let (_, rows) = codes::table(include_str!("../../../codelists/hfrs/gilbert2018.csv"));
+        let (_, rows) = codes::table(HFRS_CODES);
         let categories: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
         let tenths = rows.iter().map(|r| tenths(&r[1])).collect();
         let index = categories
@@ -167,6 +167,33 @@ pub struct Efi {
     /// Deficit names (file names of `codelists/efi/`, then `polypharmacy`).
     pub deficits: Vec<&'static str>,
     codes: HashMap<u64, u64>,
+}
+
+const CHARLSON_CODES: &str = include_str!("../../../codelists/charlson/icd10-quan2005.csv");
+const CHARLSON_WEIGHTS: &str = include_str!("../../../codelists/charlson/weights.csv");
+const ELIXHAUSER_CODES: &str = include_str!("../../../codelists/elixhauser/icd10-quan2005.csv");
+const ELIXHAUSER_WEIGHTS: &str = include_str!("../../../codelists/elixhauser/weights.csv");
+const HFRS_CODES: &str = include_str!("../../../codelists/hfrs/gilbert2018.csv");
+
+/// Every code list and weights table scoring uses, as (`codelists/...` path, text): what a
+/// run records it used.
+pub fn sources() -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = [
+        ("charlson/icd10-quan2005.csv", CHARLSON_CODES),
+        ("charlson/weights.csv", CHARLSON_WEIGHTS),
+        ("elixhauser/icd10-quan2005.csv", ELIXHAUSER_CODES),
+        ("elixhauser/weights.csv", ELIXHAUSER_WEIGHTS),
+        ("hfrs/gilbert2018.csv", HFRS_CODES),
+    ]
+    .iter()
+    .map(|(path, text)| (format!("codelists/{path}"), *text))
+    .collect();
+    out.extend(
+        EFI_LISTS
+            .iter()
+            .map(|(name, text)| (format!("codelists/efi/{name}.csv"), *text)),
+    );
+    out
 }
 
 /// Distinct medicines in 12 months that make polypharmacy.

@@ -1,0 +1,439 @@
+//! Pipeline definitions: the TOML files in `pipeline/` an analyst edits.
+//!
+//! Every key is typed and unknown keys are refused; an error names the file, the line and the
+//! key, with a `hint:` saying what to write instead. Relative paths are resolved against the
+//! file's folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A pipeline definition.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// `[dates]`.
+    #[serde(default)]
+    pub dates: Dates,
+    /// `[inputs]`.
+    #[serde(default)]
+    pub inputs: Inputs,
+    /// `[outputs]`: where `phm run` writes.
+    #[serde(default)]
+    pub outputs: Outputs,
+    /// `[ingest]`.
+    #[serde(default)]
+    pub ingest: Ingest,
+    /// `[opt_out]`.
+    #[serde(default)]
+    pub opt_out: OptOut,
+    /// `[link]`.
+    #[serde(default)]
+    pub link: Link,
+    /// `[score]`.
+    #[serde(default)]
+    pub score: Score,
+}
+
+/// `[score]`: look-back windows. Field names are the keys analysts write; each says what it
+/// is on its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(clippy::struct_field_names)]
+pub struct Score {
+    /// Charlson and Elixhauser look-back (months).
+    pub comorbidity_lookback_months: u32,
+    /// HFRS look-back (months).
+    pub hfrs_lookback_months: u32,
+    /// eFI polypharmacy look-back (months).
+    pub medicines_lookback_months: u32,
+}
+
+impl Default for Score {
+    fn default() -> Self {
+        Score {
+            comorbidity_lookback_months: 60,
+            hfrs_lookback_months: 24,
+            medicines_lookback_months: 12,
+        }
+    }
+}
+
+/// `[link]`: windows and the engine's memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Link {
+    /// Short look-back (months).
+    pub lookback_short_months: u32,
+    /// Long look-back (months).
+    pub lookback_long_months: u32,
+    /// Outcome window after the reference date (months).
+    pub outcome_months: u32,
+    /// Memory for the query engine (MiB); sorts and aggregations spill beyond it.
+    pub memory_limit_mb: usize,
+    /// Where spills go (default: the system temporary folder).
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Link {
+            lookback_short_months: 12,
+            lookback_long_months: 24,
+            outcome_months: 12,
+            memory_limit_mb: 1536,
+            spill_dir: None,
+        }
+    }
+}
+
+/// `[dates]`, as `YYYY-MM-DD` text.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dates {
+    /// Ages and features are as of this day.
+    pub reference_date: Option<String>,
+    /// The day the extracts were taken.
+    pub extract_date: Option<String>,
+}
+
+/// `[inputs]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// Folder holding `<extract>/<ODS code>.csv`.
+    pub extracts: Option<PathBuf>,
+    /// Postcode lookup CSV.
+    pub postcode_lookup: Option<PathBuf>,
+    /// The pseudonymisation key file.
+    pub key: Option<PathBuf>,
+}
+
+/// `[outputs]`: the roots `phm run` writes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// The pseudonymised zone's root (a folder per run, and `latest`).
+    pub runs: Option<PathBuf>,
+    /// The identifiable zone's root (private: 0700).
+    pub identifiable: Option<PathBuf>,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ingest {
+    /// What to do with a file that cannot be ingested at all.
+    #[serde(default)]
+    pub on_rejected_file: OnRejectedFile,
+}
+
+/// What ingest does with a file that cannot be ingested at all (empty, binary, wrong header,
+/// another organisation's rows).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRejectedFile {
+    /// Stop the whole ingest; nothing is written.
+    #[default]
+    Stop,
+    /// Ingest the rest; the rejected file is listed in the manifest with its reason.
+    Skip,
+}
+
+/// `[opt_out]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOut {
+    /// Local programme opt-out codes (SNOMED CT).
+    #[serde(default)]
+    pub programme_codes: Vec<String>,
+    /// Whether the national data opt-out applies to this flow.
+    #[serde(default)]
+    pub national_data_opt_out: bool,
+}
+
+/// A definition that cannot be used. Messages name the file, line and key.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The file cannot be read.
+    #[error("cannot read pipeline definition `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, has an unknown key or a value of the wrong type.
+    #[error("{}", located(path, *line, key.as_deref(), problem, hint))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// The key, as `table.key`, when known.
+        key: Option<String>,
+        /// What is wrong.
+        problem: String,
+        /// What to write instead.
+        hint: String,
+    },
+}
+
+fn located(
+    path: &Path,
+    line: Option<usize>,
+    key: Option<&str>,
+    problem: &str,
+    hint: &str,
+) -> String {
+    let at = match line {
+        Some(l) => format!("{}:{l}", path.display()),
+        None => path.display().to_string(),
+    };
+    let key = key.map_or_else(String::new, |k| format!(" `{k}`"));
+    format!("pipeline definition `{at}`{key}: {problem}\nhint: {hint}")
+}
+
+impl Pipeline {
+    /// The definition at `path`, or the defaults when no definition is given.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, PipelineError> {
+        path.map_or_else(|| Ok(Pipeline::default()), Pipeline::load)
+    }
+
+    /// Read a definition; relative paths are resolved against its folder, and every path
+    /// named under `[inputs]` must exist.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut p = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |slot: &mut Option<PathBuf>| {
+            if let Some(rel) = slot.as_ref().filter(|r| r.is_relative()) {
+                *slot = Some(base.join(rel));
+            }
+        };
+        resolve(&mut p.inputs.extracts);
+        resolve(&mut p.inputs.postcode_lookup);
+        resolve(&mut p.inputs.key);
+        resolve(&mut p.outputs.runs);
+        resolve(&mut p.outputs.identifiable);
+        resolve(&mut p.link.spill_dir);
+        for (key, slot, folder) in [
+            ("extracts", &p.inputs.extracts, true),
+            ("postcode_lookup", &p.inputs.postcode_lookup, false),
+        ] {
+            if let Some(dir) = slot
+                && !(if folder { dir.is_dir() } else { dir.is_file() })
+            {
+                return Err(PipelineError::Invalid {
+                    path: path.to_owned(),
+                    line: line_of_key(&text, "inputs", key),
+                    key: Some(format!("inputs.{key}")),
+                    problem: format!(
+                        "`{}` is not {}",
+                        dir.display(),
+                        if folder { "a folder" } else { "a file" }
+                    ),
+                    hint: format!(
+                        "write the path of the {} (relative paths are relative to the definition's folder)",
+                        if folder {
+                            "folder that holds `<extract>/<ODS code>.csv`"
+                        } else {
+                            "postcode lookup CSV"
+                        }
+                    ),
+                });
+            }
+        }
+        for (key, value) in [
+            ("reference_date", &p.dates.reference_date),
+            ("extract_date", &p.dates.extract_date),
+        ] {
+            if let Some(v) = value
+                && phm_contract::date::parse_iso(v).is_none()
+            {
+                return Err(PipelineError::Invalid {
+                    path: path.to_owned(),
+                    line: line_of_key(&text, "dates", key),
+                    key: Some(format!("dates.{key}")),
+                    problem: format!("`{v}` is not a date"),
+                    hint: format!("write `{key} = \"YYYY-MM-DD\"`"),
+                });
+            }
+        }
+        Ok(p)
+    }
+
+    /// Parse definition text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, PipelineError> {
+        toml::from_str(text).map_err(|e| invalid(text, path, &e))
+    }
+}
+
+/// The keys each table accepts, for hints.
+const KEYS: [(&str, &[&str]); 7] = [
+    ("dates", &["reference_date", "extract_date"]),
+    ("inputs", &["extracts", "postcode_lookup", "key"]),
+    ("outputs", &["runs", "identifiable"]),
+    ("ingest", &["on_rejected_file"]),
+    ("opt_out", &["programme_codes", "national_data_opt_out"]),
+    (
+        "link",
+        &[
+            "lookback_short_months",
+            "lookback_long_months",
+            "outcome_months",
+            "memory_limit_mb",
+            "spill_dir",
+        ],
+    ),
+    (
+        "score",
+        &[
+            "comorbidity_lookback_months",
+            "hfrs_lookback_months",
+            "medicines_lookback_months",
+        ],
+    ),
+];
+
+fn invalid(text: &str, path: &Path, e: &toml::de::Error) -> PipelineError {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let table = line.and_then(|l| table_at(text, l));
+    let message = e.message().trim().to_owned();
+    let (key, hint) = if let Some(unknown) = between(&message, "unknown field `", "`") {
+        let known = KEYS
+            .iter()
+            .find(|(t, _)| Some(*t) == table.as_deref())
+            .map(|(_, k)| *k);
+        let hint = match (table.as_deref(), known) {
+            (Some(t), Some(k)) => format!(
+                "`[{t}]` takes {}; remove `{unknown}` or correct its spelling",
+                k.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!(
+                "the tables are {}; remove `{unknown}` or correct its spelling",
+                KEYS.iter()
+                    .map(|(t, _)| format!("`[{t}]`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        (Some(qualify(table.as_deref(), unknown)), hint)
+    } else {
+        let key = line.and_then(|l| key_at(text, l));
+        let hint = if message.contains("invalid type") || message.contains("invalid value") {
+            "see `pipeline/demo.toml` for every key with a value of the right type".to_owned()
+        } else {
+            "check the TOML syntax: `key = value`, text in double quotes, tables as `[name]`"
+                .to_owned()
+        };
+        (key.map(|k| qualify(table.as_deref(), &k)), hint)
+    };
+    PipelineError::Invalid {
+        path: path.to_owned(),
+        line,
+        key,
+        problem: message,
+        hint,
+    }
+}
+
+fn qualify(table: Option<&str>, key: &str) -> String {
+    match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    }
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = s.find(start)? + start.len();
+    let to = s[from..].find(end)? + from;
+    Some(&s[from..to])
+}
+
+/// The `[table]` a 1-based line is in.
+fn table_at(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .filter_map(|l| {
+            let l = l.trim();
+            (l.starts_with('[') && l.ends_with(']'))
+                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+        })
+        .last()
+}
+
+/// The key written on a 1-based line (`key = ...`).
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line - 1)?;
+    let (k, _) = l.split_once('=')?;
+    let k = k.trim();
+    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_owned())
+}
+
+/// The 1-based line where `key` is written inside `[table]`.
+fn line_of_key(text: &str, table: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') && t.ends_with(']') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+        } else if current == table && t.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Pipeline::parse(text, Path::new("p.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn an_unknown_key_names_line_table_and_the_keys_it_takes() {
+        let e = err("[dates]\nreference_date = \"2025-04-01\"\n\n[link]\nlookback_months = 3\n");
+        assert!(
+            e.contains("p.toml:5") && e.contains("`link.lookback_months`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("hint:") && e.contains("`lookback_short_months`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_names_line_and_key() {
+        let e = err("[link]\nmemory_limit_mb = \"lots\"\n");
+        assert!(
+            e.contains("p.toml:2") && e.contains("`link.memory_limit_mb`"),
+            "{e}"
+        );
+        assert!(e.contains("hint:"), "{e}");
+    }
+
+    #[test]
+    fn on_rejected_file_takes_stop_or_skip() {
+        let p = Pipeline::parse("[ingest]\non_rejected_file = \"skip\"\n", Path::new("p")).unwrap();
+        assert_eq!(p.ingest.on_rejected_file, OnRejectedFile::Skip);
+        let e = err("[ingest]\non_rejected_file = \"ignore\"\n");
+        assert!(
+            e.contains("p.toml:2") && e.contains("ingest.on_rejected_file"),
+            "{e}"
+        );
+    }
+}
