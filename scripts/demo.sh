@@ -2,10 +2,11 @@
 # phm's demo on a fresh machine (needs only the Rust toolchain).
 # 1. Generates the synthetic sample into a temporary folder, prints its realism summary, and
 #    checks it is byte-identical to the committed data-samples/synth (same settings, same bytes).
-# 2. Makes a fresh pseudonymisation key and ingests the committed sample with the pipeline
-#    definition pipeline/demo.toml: validation, quarantine, opt-outs, pseudonymisation.
-# 3. Links the pseudonymised zone (sql/ on DataFusion), scores every patient (Charlson,
-#    Elixhauser, HFRS, eFI) and queries the results.
+# 2. Makes a fresh pseudonymisation key and runs the pipeline pipeline/demo.toml on the
+#    committed sample with `phm run`: ingest (validation, quarantine, opt-outs,
+#    pseudonymisation), link (sql/ on DataFusion), score (Charlson, Elixhauser, HFRS, eFI),
+#    committed whole with a manifest; runs it again (nothing to do) and verifies it.
+# 3. Queries the results, and shows that `phm query` refuses to write.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -30,24 +31,31 @@ else
 fi
 
 echo
-echo "== phm key new + phm ingest --pipeline pipeline/demo.toml"
+echo "== phm key new + phm run pipeline/demo.toml: ingest -> link -> score, committed whole"
 "$phm" key new --out "$tmp/demo.key"
-"$phm" ingest --pipeline pipeline/demo.toml --key "$tmp/demo.key" --out "$tmp/run" --identifiable "$tmp/identifiable"
+"$phm" run pipeline/demo.toml --runs "$tmp/runs" --identifiable "$tmp/identifiable" --key "$tmp/demo.key"
+run="$tmp/runs/latest"
 echo
-echo "Pseudonymised zone (what analysts get):"
-(cd "$tmp/run" && find . -type f | sort | sed 's/^\.\//  /' | head -8 && echo "  ... $(find . -type f | wc -l) files")
-echo "Identifiable zone (quarantine, stays with the DSCRO):"
-(cd "$tmp/identifiable" && find . -type f | sort | sed 's/^\.\//  /' | head -5 && echo "  ... $(find . -type f | wc -l) files")
-
+echo "Pseudonymised zone (what analysts get), $run -> $(readlink "$run"):"
+(cd "$run" && find . -type f | sort | sed 's/^\.\//  /' | grep -v '^  pseudonymised/' && echo "  pseudonymised/: $(find pseudonymised -type f | wc -l) datasets")
+echo "Identifiable zone (quarantine, stays with the DSCRO; folders 0700, files 0600):"
+(cd "$tmp/identifiable" && find . -type f | sort | sed 's/^\.\//  /' | head -4 && echo "  ... $(find . -type f | wc -l) files")
 echo
-echo "== phm link --pipeline pipeline/demo.toml (DataFusion over sql/)"
-"$phm" link --pipeline pipeline/demo.toml --run "$tmp/run"
+echo "== phm run again: same inputs, settings and code, so nothing to do"
+"$phm" run pipeline/demo.toml --runs "$tmp/runs" --identifiable "$tmp/identifiable" --key "$tmp/demo.key"
+echo
+echo "== phm verify: every output re-hashed against the run's manifest"
+"$phm" verify "$run"
 echo
 echo "== phm query: patients by age band, and the ten with most emergency admissions"
-"$phm" query --run "$tmp/run" "SELECT age_band, COUNT(*) AS patients, SUM(emergency_admissions_12m) AS emergency_admissions_12m FROM features GROUP BY age_band ORDER BY MIN(age)"
-"$phm" query --run "$tmp/run" "SELECT substr(pseudonym, 1, 12) AS pseudonym, age, practice_code, emergency_admissions_12m, emergency_bed_days_12m, ae_attendances_12m, distinct_medicines_12m FROM features ORDER BY emergency_admissions_12m DESC, emergency_bed_days_12m DESC, pseudonym LIMIT 10"
-
+"$phm" query --run "$run" "SELECT age_band, COUNT(*) AS patients, SUM(emergency_admissions_12m) AS emergency_admissions_12m FROM features GROUP BY age_band ORDER BY MIN(age)"
+"$phm" query --run "$run" "SELECT substr(pseudonym, 1, 12) AS pseudonym, age, practice_code, emergency_admissions_12m, emergency_bed_days_12m, ae_attendances_12m, distinct_medicines_12m FROM features ORDER BY emergency_admissions_12m DESC, emergency_bed_days_12m DESC, pseudonym LIMIT 10"
 echo
-echo "== phm score --pipeline pipeline/demo.toml (Charlson, Elixhauser, HFRS, eFI)"
-"$phm" score --pipeline pipeline/demo.toml --run "$tmp/run"
-"$phm" query --run "$tmp/run" "SELECT efi_category, COUNT(*) AS patients, ROUND(AVG(charlson_1987), 2) AS mean_charlson, ROUND(AVG(hfrs), 2) AS mean_hfrs FROM scores GROUP BY efi_category ORDER BY MIN(efi)"
+echo "== phm query: scores (Charlson, Elixhauser, HFRS, eFI)"
+"$phm" query --run "$run" "SELECT efi_category, COUNT(*) AS patients, ROUND(AVG(charlson_1987), 2) AS mean_charlson, ROUND(AVG(hfrs), 2) AS mean_hfrs FROM scores GROUP BY efi_category ORDER BY MIN(efi)"
+echo
+echo "== phm query is read-only: it refuses to write"
+if "$phm" query --run "$run" "COPY (SELECT * FROM features) TO '$tmp/out.csv'"; then
+  echo "error: phm query wrote a file" >&2
+  exit 1
+fi

@@ -220,9 +220,10 @@ pub fn remove_stale(dir: &Path) -> io::Result<()> {
         if !name.starts_with('.') {
             continue;
         }
-        if name.ends_with(".partial") && entry.file_type()?.is_dir() {
+        let suffix = Path::new(&name).extension().and_then(|e| e.to_str());
+        if suffix == Some("partial") && entry.file_type()?.is_dir() {
             fs::remove_dir_all(entry.path())?;
-        } else if name.ends_with(".tmp") {
+        } else if suffix == Some("tmp") {
             fs::remove_file(entry.path())?;
         }
     }

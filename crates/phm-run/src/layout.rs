@@ -91,11 +91,6 @@ impl RunLayout {
         &self.root
     }
 
-    /// The same layout rooted elsewhere (a `.partial` folder being built).
-    pub fn rebased(&self, root: &Path) -> Self {
-        RunLayout::at(root)
-    }
-
     /// `pseudonymised/`: ingest's datasets.
     pub fn pseudonymised(&self) -> PathBuf {
         self.root.join(PSEUDONYMISED)

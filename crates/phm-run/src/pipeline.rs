@@ -385,7 +385,9 @@ fn line_of_key(text: &str, table: &str, key: &str) -> Option<usize> {
     for (i, l) in text.lines().enumerate() {
         let t = l.trim();
         if t.starts_with('[') && t.ends_with(']') {
-            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            t.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .clone_into(&mut current);
         } else if current == table && t.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
             return Some(i + 1);
         }

@@ -3,6 +3,7 @@
 mod ingest;
 mod link;
 mod pipeline;
+mod run;
 mod score;
 
 use std::io::IsTerminal;
@@ -45,6 +46,14 @@ enum Command {
     /// Charlson, Elixhauser, HFRS and eFI for every patient of the spine.
     #[command(after_long_help = score::HELP)]
     Score(score::ScoreArgs),
+    /// Run the whole pipeline (ingest, link, score) and commit the run whole.
+    #[command(after_long_help = run::HELP)]
+    Run(run::RunArgs),
+    /// Re-hash every file of a run against its manifest and name what differs.
+    #[command(
+        after_long_help = "Examples:\n  phm verify /data/runs/latest\n  phm verify /data/runs/2025-04-01-3fa9c2d10b7e"
+    )]
+    Verify(run::VerifyArgs),
     /// Run SQL over a run's pseudonymised, linked and scored tables.
     #[command(after_long_help = link::QUERY_HELP)]
     Query(link::QueryArgs),
@@ -116,11 +125,23 @@ pub(crate) fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
         .map_err(|_| format!("`{s}` is not a date in the form YYYY-MM-DD"))
 }
 
+/// How a command ended, for the exit code.
+pub enum Outcome {
+    /// Done (exit 0).
+    Done,
+    /// Completed, but some extract files were rejected and skipped (exit 3).
+    CompletedWithRejectedFiles,
+}
+
+/// The exit code of a command that completed with rejected files.
+pub const COMPLETED_WITH_REJECTED_FILES: u8 = 3;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::CompletedWithRejectedFiles) => ExitCode::from(COMPLETED_WITH_REJECTED_FILES),
         Err(e) => {
             #[allow(clippy::print_stderr)]
             {
@@ -147,18 +168,21 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let done = |r: anyhow::Result<()>| r.map(|()| Outcome::Done);
     match cli.command {
-        Command::Synth(args) => synth(&args),
+        Command::Synth(args) => done(synth(&args)),
         Command::Contracts => {
             contracts();
-            Ok(())
+            Ok(Outcome::Done)
         }
-        Command::Key(KeyCommand::New { out }) => key_new(&out),
+        Command::Key(KeyCommand::New { out }) => done(key_new(&out)),
         Command::Ingest(args) => ingest::run(&args),
-        Command::Link(args) => link::link(&args),
-        Command::Score(args) => score::run(&args),
-        Command::Query(args) => link::query(&args),
+        Command::Link(args) => done(link::link(&args)),
+        Command::Score(args) => done(score::run(&args)),
+        Command::Run(args) => run::run(&args),
+        Command::Verify(args) => done(run::verify(&args)),
+        Command::Query(args) => done(link::query(&args)),
     }
 }
 

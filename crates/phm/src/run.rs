@@ -1,0 +1,418 @@
+//! `phm run`: the whole pipeline as a scheduler runs it, and `phm verify`.
+//!
+//! ingest -> link -> score, built in `.partial` folders of both roots and committed in order:
+//! the identifiable half first, the pseudonymised run folder (its manifest written last inside
+//! it) next, then `latest`. A reader never sees a run without its manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use phm_run::atomic::{self, PartialDir, Privacy};
+use phm_run::fingerprint::{Fingerprint, run_id};
+use phm_run::manifest::{
+    self, Conservation, InputFile, OptOutSettings, RejectedFile, RunManifest, StageRecord, UsedFile,
+};
+use phm_run::{IdentifiableRoot, Pipeline, RunLock, RunsRoot};
+
+use crate::Outcome;
+
+pub const HELP: &str = "\
+Runs ingest -> link -> score for a pipeline definition and commits the run whole:
+  <runs>/<run id>/                      pseudonymised/, ingest-manifest.json, linked/, scores/,
+                                        manifest.json (written last)
+  <runs>/latest -> <run id>             replaced only when a run is complete
+  <identifiable>/runs/<run id>/         quarantine/ (private: folders 0700, files 0600)
+
+The run id is the reference date and the first 12 hex digits of the run's fingerprint: BLAKE3
+over phm's version, the pipeline definition, every input file, the contracts, SQL and code
+lists, the key id, opt-out settings and the dates. When the fingerprint equals the latest run's
+there is nothing to do (exit 0) unless --force.
+
+One run at a time: a second `phm run` on the same roots refuses, naming the process that
+holds them, or queues behind it with --wait. A run that is killed leaves no half-written
+output: the next run cleans up and starts again.
+
+Exit codes: 0 done (or nothing to do), 1 error, 3 completed with rejected files
+(`[ingest] on_rejected_file = \"skip\"`; they are listed in the manifest).
+
+Examples:
+  phm run pipeline/demo.toml --runs /data/runs --identifiable /secure/phm --key ~/.config/phm/icb.key
+  phm run pipeline/icb.toml --reference-date 2025-07-01 --wait
+  phm verify /data/runs/latest";
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The pipeline definition (TOML, see pipeline/demo.toml).
+    pipeline: PathBuf,
+    /// The pseudonymised zone's root (default: `[outputs] runs` of the definition).
+    #[arg(long)]
+    runs: Option<PathBuf>,
+    /// The identifiable zone's root, private to you (default: `[outputs] identifiable`).
+    #[arg(long)]
+    identifiable: Option<PathBuf>,
+    /// The pseudonymisation key file (default: `[inputs] key`).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Reference date (YYYY-MM-DD); overrides the definition's, so a scheduler can move it.
+    #[arg(long, value_parser = crate::parse_date)]
+    reference_date: Option<chrono::NaiveDate>,
+    /// Run even when the latest run had the same fingerprint.
+    #[arg(long)]
+    force: bool,
+    /// Wait for another run on the same roots to finish instead of refusing.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The run folder (e.g. `<runs>/latest`).
+    run: PathBuf,
+}
+
+/// Test hook: with `PHM_TEST_PAUSE_AT=<checkpoint>`, the run stops at that checkpoint (saying
+/// so on stderr) and waits to be killed, so crash tests can kill it at a known moment.
+fn checkpoint(name: &str) {
+    if std::env::var("PHM_TEST_PAUSE_AT").is_ok_and(|v| v == name) {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("phm: paused at {name}");
+        }
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+    }
+    tracing::debug!(checkpoint = name, "run checkpoint");
+}
+
+struct Settings {
+    pipeline_path: PathBuf,
+    pipeline_bytes: Vec<u8>,
+    p: Pipeline,
+    runs: RunsRoot,
+    identifiable: IdentifiableRoot,
+    key_path: PathBuf,
+    reference: chrono::NaiveDate,
+    extract: chrono::NaiveDate,
+    extracts: PathBuf,
+    sql_dir: Option<PathBuf>,
+}
+
+fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
+    let p = Pipeline::load(&args.pipeline)?;
+    let pipeline_bytes = std::fs::read(&args.pipeline)
+        .with_context(|| format!("cannot read `{}`", args.pipeline.display()))?;
+    let need = |flag: &Option<PathBuf>, def: &Option<PathBuf>, what: &str, key: &str| {
+        flag.clone().or_else(|| def.clone()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no {what}\nhint: pass `--{}` or set `{key}` in `{}`",
+                key.rsplit('.').next().unwrap_or(key),
+                args.pipeline.display()
+            )
+        })
+    };
+    let runs = need(&args.runs, &p.outputs.runs, "runs root", "outputs.runs")?;
+    let identifiable = need(
+        &args.identifiable,
+        &p.outputs.identifiable,
+        "identifiable root",
+        "outputs.identifiable",
+    )?;
+    let key_path = need(
+        &args.key,
+        &p.inputs.key,
+        "pseudonymisation key",
+        "inputs.key",
+    )?;
+    let extracts = need(
+        &None,
+        &p.inputs.extracts,
+        "extracts folder",
+        "inputs.extracts",
+    )?;
+    let date = |s: &Option<String>| s.as_deref().and_then(|s| crate::parse_date(s).ok());
+    let Some(reference) = args.reference_date.or(date(&p.dates.reference_date)) else {
+        bail!(
+            "no reference date\nhint: pass `--reference-date YYYY-MM-DD` or set `reference_date` under `[dates]` in `{}`",
+            args.pipeline.display()
+        );
+    };
+    let extract = date(&p.dates.extract_date).unwrap_or_else(|| chrono::Utc::now().date_naive());
+    Ok(Settings {
+        pipeline_path: args.pipeline.clone(),
+        pipeline_bytes,
+        runs: RunsRoot::new(runs),
+        identifiable: IdentifiableRoot::new(identifiable),
+        key_path,
+        reference,
+        extract,
+        extracts,
+        sql_dir: Some(PathBuf::from("sql")).filter(|d| d.is_dir()),
+        p,
+    })
+}
+
+/// Every file a stage uses that is not an input: contracts, SQL, code lists.
+fn used_files(s: &Settings) -> anyhow::Result<BTreeMap<&'static str, Vec<UsedFile>>> {
+    let mut used = BTreeMap::new();
+    let mut ingest: Vec<UsedFile> = phm_contract::Contracts::builtin_sources()
+        .into_iter()
+        .map(|(path, text)| UsedFile::of(path, text.as_bytes()))
+        .collect();
+    ingest.extend(
+        phm_ingest::sources()
+            .into_iter()
+            .map(|(path, text)| UsedFile::of(path, text.as_bytes())),
+    );
+    used.insert("ingest", ingest);
+    let sql = phm_sql::sql_steps(s.sql_dir.as_deref())?;
+    used.insert(
+        "link",
+        sql.iter()
+            .map(|(_, file, text)| UsedFile::of(format!("sql/{file}"), text.as_bytes()))
+            .collect(),
+    );
+    used.insert(
+        "score",
+        phm_score::scores::sources()
+            .into_iter()
+            .map(|(path, text)| UsedFile::of(path, text.as_bytes()))
+            .collect(),
+    );
+    Ok(used)
+}
+
+fn fingerprint(
+    s: &Settings,
+    key_id: &str,
+    used: &BTreeMap<&'static str, Vec<UsedFile>>,
+) -> anyhow::Result<String> {
+    let mut f = Fingerprint::new();
+    f.add("phm_version", env!("CARGO_PKG_VERSION").as_bytes())
+        .add("pipeline", &s.pipeline_bytes)
+        .add("reference_date", s.reference.to_string().as_bytes())
+        .add("extract_date", s.extract.to_string().as_bytes())
+        .add("key_id", key_id.as_bytes())
+        .add(
+            "opt_out",
+            format!(
+                "{:?} {}",
+                s.p.opt_out.programme_codes, s.p.opt_out.national_data_opt_out
+            )
+            .as_bytes(),
+        );
+    f.add_tree("extracts", &s.extracts)
+        .with_context(|| format!("cannot read the extracts under `{}`", s.extracts.display()))?;
+    if let Some(lookup) = &s.p.inputs.postcode_lookup {
+        let (hash, _) = manifest::hash_file(lookup)
+            .with_context(|| format!("cannot read `{}`", lookup.display()))?;
+        f.add("postcode_lookup", hash.as_bytes());
+    }
+    for (stage, files) in used {
+        for u in files {
+            f.add(&format!("{stage}:{}", u.path), u.blake3.as_bytes());
+        }
+    }
+    Ok(f.finish())
+}
+
+fn day(d: chrono::NaiveDate) -> phm_contract::date::Day {
+    use chrono::Datelike as _;
+    phm_contract::date::from_ymd(d.year(), d.month(), d.day())
+}
+
+#[allow(clippy::print_stdout)]
+pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let s = settings(args)?;
+    atomic::check_private_root(s.identifiable.path())?;
+    atomic::create_dir_all(s.runs.path(), Privacy::Shared)
+        .with_context(|| format!("cannot create `{}`", s.runs.path().display()))?;
+    let _lock = RunLock::acquire(&[s.runs.lock_file(), s.identifiable.lock_file()], args.wait)?;
+    checkpoint("locked");
+    // Under the lock, anything half-written is an interrupted run's: clear it.
+    atomic::remove_stale(s.runs.path())?;
+    atomic::remove_stale(&s.identifiable.runs())?;
+    let key = phm_ingest::PseudonymKey::load(&s.key_path)?;
+    let used = used_files(&s)?;
+    let fp = fingerprint(&s, &key.id(), &used)?;
+    let reference = s.reference.to_string();
+    let id = run_id(&reference, &fp);
+    if !args.force
+        && let Some((latest, layout)) = s.runs.latest()
+        && let Ok(m) = RunManifest::read(&layout.manifest())
+        && m.fingerprint == fp
+    {
+        println!(
+            "Nothing to do: run `{latest}` already has these inputs, settings and code (fingerprint {})\nhint: pass `--force` to run again",
+            &fp[..12]
+        );
+        return Ok(Outcome::Done);
+    }
+    checkpoint("fingerprinted");
+    let run_dir = PartialDir::create(s.runs.run(&id).path(), Privacy::Shared)?;
+    atomic::create_dir_all(&s.identifiable.runs(), Privacy::Private)?;
+    let id_dir = PartialDir::create(s.identifiable.run(&id).path(), Privacy::Private)?;
+    let layout = phm_run::RunLayout::at(run_dir.path());
+    let id_layout = phm_run::IdentifiableRun::at(id_dir.path());
+    let mut timings = BTreeMap::new();
+
+    let started = Instant::now();
+    let ingest_cfg = phm_ingest::IngestConfig {
+        extracts: s.extracts.clone(),
+        postcode_lookup: s.p.inputs.postcode_lookup.clone(),
+        reference_date: day(s.reference),
+        extract_date: day(s.extract),
+        out: layout.clone(),
+        identifiable: id_layout.clone(),
+        programme_opt_out_codes: s.p.opt_out.programme_codes.clone(),
+        national_opt_out: s.p.opt_out.national_data_opt_out,
+        on_rejected_file: s.p.ingest.on_rejected_file,
+    };
+    let ingested = phm_ingest::ingest(&ingest_cfg, &key, &|_| {})
+        .context("`phm run` stopped in ingest; nothing was committed")?;
+    timings.insert("ingest_seconds".to_owned(), started.elapsed().as_secs_f64());
+    checkpoint("ingested");
+
+    let started = Instant::now();
+    let link_cfg = crate::link::config(&s.p, day(s.reference), layout.path(), s.sql_dir.clone());
+    std::fs::create_dir_all(layout.linked())?;
+    let patients = phm_link::link(&link_cfg, &layout.linked())
+        .context("`phm run` stopped in link; nothing was committed")?;
+    timings.insert("link_seconds".to_owned(), started.elapsed().as_secs_f64());
+    checkpoint("linked");
+
+    let started = Instant::now();
+    let score_cfg = crate::score::config(&s.p, day(s.reference), layout.path());
+    let scored = phm_score::score(&score_cfg, &layout.scores())
+        .context("`phm run` stopped in score; nothing was committed")?;
+    timings.insert("score_seconds".to_owned(), started.elapsed().as_secs_f64());
+    checkpoint("scored");
+
+    let rows = |p: &Path| phm_sql::parquet_rows(p);
+    let outputs = manifest::hash_tree(layout.path(), &[manifest::MANIFEST], &rows)?;
+    let identifiable_outputs = manifest::hash_tree(id_layout.path(), &[], &rows)?;
+    let inputs = input_files(&ingested, &s.extracts);
+    let rejected_files = ingested
+        .rejected_files
+        .iter()
+        .map(|r| RejectedFile {
+            file: r.file.clone(),
+            problem: r.problem.clone(),
+            bytes: r.bytes,
+            lines: r.lines,
+        })
+        .collect::<Vec<_>>();
+    let stage =
+        |st: phm_run::Stage| StageRecord::new(st, used.get(st.name).cloned().unwrap_or_default());
+    let pipeline_name = s.pipeline_path.file_name().map_or_else(
+        || "pipeline.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let m = RunManifest {
+        run_id: id.clone(),
+        phm_version: env!("CARGO_PKG_VERSION").to_owned(),
+        fingerprint: fp,
+        reference_date: reference,
+        extract_date: s.extract.to_string(),
+        pipeline: UsedFile::of(format!("pipeline/{pipeline_name}"), &s.pipeline_bytes),
+        key_ids: BTreeMap::from([("pseudonymisation".to_owned(), key.id())]),
+        opt_out: OptOutSettings {
+            programme_codes: s.p.opt_out.programme_codes.clone(),
+            national_data_opt_out: s.p.opt_out.national_data_opt_out,
+        },
+        conservation: Conservation::of(&inputs),
+        inputs,
+        rejected_files,
+        stages: vec![
+            stage(manifest::INGEST),
+            stage(manifest::LINK),
+            stage(manifest::SCORE),
+        ],
+        outputs,
+        identifiable_outputs,
+        timings,
+    };
+    if !m.conservation.holds_for_every_file {
+        bail!(
+            "rows do not add up for an extract file; nothing was committed\nhint: this is a bug in phm; please report it with `ingest-manifest.json`"
+        );
+    }
+    atomic::write_file(&layout.manifest(), m.to_json().as_bytes(), Privacy::Shared)?;
+    checkpoint("manifest-written");
+    id_dir.commit()?;
+    checkpoint("identifiable-committed");
+    run_dir.commit()?;
+    checkpoint("run-committed");
+    atomic::replace_symlink(Path::new(&id), &s.runs.latest_link())?;
+    checkpoint("latest-updated");
+
+    let c = &m.conservation;
+    println!(
+        "Run `{id}` as of {}: {} files, {} rows in = {} out + {} quarantined + {} opted out; {patients} patients linked, {} scored",
+        m.reference_date,
+        c.files,
+        c.rows_in,
+        c.rows_out,
+        c.quarantined,
+        c.opted_out,
+        scored.patients
+    );
+    for r in &m.rejected_files {
+        println!(
+            "  rejected and skipped: `{}`: {} ({} bytes, {} lines)",
+            r.file, r.problem, r.bytes, r.lines
+        );
+    }
+    println!("Pseudonymised zone: {}", s.runs.run(&id).path().display());
+    println!(
+        "Identifiable zone:  {}",
+        s.identifiable.run(&id).path().display()
+    );
+    Ok(if m.rejected_files.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::CompletedWithRejectedFiles
+    })
+}
+
+fn input_files(m: &phm_ingest::Manifest, extracts: &Path) -> Vec<InputFile> {
+    m.files
+        .iter()
+        .map(|f| InputFile {
+            file: f.file.clone(),
+            blake3: f.input_blake3.clone(),
+            bytes: std::fs::metadata(extracts.join(&f.file)).map_or(0, |m| m.len()),
+            rows_in: f.rows_in,
+            rows_out: f.rows_out,
+            quarantined: f.quarantined_total(),
+            opted_out: f.opted_out_total(),
+            conservation_holds: f.conserves(),
+        })
+        .collect()
+}
+
+#[allow(clippy::print_stdout)]
+pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    let path = args.run.join(manifest::MANIFEST);
+    let m = RunManifest::read(&path)?;
+    let diffs = manifest::verify(&args.run, &m)
+        .with_context(|| format!("cannot read the run `{}`", args.run.display()))?;
+    if diffs.is_empty() {
+        println!(
+            "Run `{}`: all {} files match its manifest",
+            m.run_id,
+            m.outputs.len()
+        );
+        return Ok(());
+    }
+    let list: Vec<String> = diffs.iter().map(|d| format!("  {d}")).collect();
+    bail!(
+        "run `{}` does not match its manifest ({} of {} files differ):\n{}\nhint: the run was changed after it was written; run it again with `phm run --force`",
+        m.run_id,
+        diffs.len(),
+        m.outputs.len(),
+        list.join("\n")
+    )
+}
