@@ -38,11 +38,15 @@ pub enum Reason {
     Encoding,
     /// The row has more or fewer fields than the header.
     FieldCount,
+    /// A quoted field is never closed: not before the end of the file, or not within the
+    /// longest record a reader accepts. The row is its first physical line; reading goes on
+    /// with the next line.
+    UnterminatedQuote,
 }
 
 impl Reason {
     /// Every reason, in a fixed order.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::NhsNumberInvalidCheckDigit,
         Reason::NhsNumberWrongLength,
         Reason::NhsNumberNotNumeric,
@@ -55,6 +59,7 @@ impl Reason {
         Reason::DuplicateKey,
         Reason::Encoding,
         Reason::FieldCount,
+        Reason::UnterminatedQuote,
     ];
 
     /// The stable snake-case code written to quarantine files and manifests.
@@ -72,6 +77,7 @@ impl Reason {
             Reason::DuplicateKey => "duplicate_key",
             Reason::Encoding => "encoding",
             Reason::FieldCount => "field_count",
+            Reason::UnterminatedQuote => "unterminated_quote",
         }
     }
 }

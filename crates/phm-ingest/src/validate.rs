@@ -1,6 +1,6 @@
 //! Row validation against a contract: each row is either valid or has exactly one
-//! quarantine reason, found in a fixed order (encoding, field count, NHS number, required
-//! fields, date formats, values, future dates, submitter). Duplicates are found by the
+//! quarantine reason, found in a fixed order (a quote never closed, encoding, field count,
+//! NHS number, required fields, date formats, values, future dates, submitter). Duplicates are found by the
 //! caller among rows that are otherwise valid.
 
 use phm_contract::date::{self, Day};
@@ -106,9 +106,12 @@ impl<'c> Validator<'c> {
         self.check_fields(row)
     }
 
-    /// Check one line of a block, using what is known of the block (valid UTF-8, no
-    /// quotes) to skip those checks line by line.
+    /// Check one record of a block, using what is known of the block (valid UTF-8, no
+    /// quotes) to skip those checks record by record.
     pub fn check_line(&self, line: &Line<'_>, row: &mut Row) -> Result<(), Fault> {
+        if line.open_quote {
+            return Err(Self::fault(Reason::UnterminatedQuote, None));
+        }
         match line.text {
             Some(text) if line.unquoted => row.fields.split_unquoted(text),
             Some(text) => row.fields.split(text),
