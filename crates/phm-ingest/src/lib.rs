@@ -6,9 +6,15 @@
 //! file, removes opted-out patients from every extract, drops direct identifiers, generalises
 //! quasi-identifiers, replaces the NHS number with a keyed BLAKE3 pseudonym, and writes the
 //! pseudonymised zone as Parquet (polars) with a manifest in which, for every file,
-//! `rows_in == rows_out + quarantined + opted_out`. Both zones are built in `.partial` folders
-//! and renamed into place only when complete. Logs carry counts and timings, never row
-//! contents or identifiers.
+//! `rows_in == rows_out + quarantined + opted_out`. A file that cannot be ingested at all
+//! stops the ingest, or with [`OnRejectedFile::Skip`] is left out and listed in the manifest.
+//!
+//! Paths come from the run layout of `phm-run` ([`RunLayout`], [`IdentifiableRun`]), and every
+//! file is written with its atomic writes: the identifiable zone private (folders 0700, files
+//! 0600), the pseudonymised zone shared. Ingest writes straight into the two run folders it is
+//! given; a caller that wants all or nothing builds them as `phm_run::PartialDir`s and commits
+//! them (identifiable first) only when ingest returns `Ok`, as `phm ingest` and `phm run` do.
+//! Logs carry counts and timings, never row contents or identifiers.
 
 mod fasthash;
 mod frame;
@@ -24,13 +30,14 @@ pub mod validate;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use phm_contract::date::Day;
 use phm_contract::{Contract, Contracts, Reason};
+use phm_run::{AtomicFile, Privacy};
 use polars::prelude::*;
 use polars_arrow::datatypes::ArrowSchema;
 use polars_arrow::record_batch::RecordBatchT;
@@ -41,9 +48,10 @@ use polars_parquet::write::{
 
 use crate::generalise::PostcodeLookup;
 pub use crate::key::{KeyError, PseudonymKey};
-pub use crate::manifest::{FileReport, Manifest};
-use crate::optout::{OptOuts, Type1Codes};
+pub use crate::manifest::{FileReport, Manifest, RejectedFile};
+use crate::optout::{EventScan, OptOuts, Type1Codes};
 use crate::validate::{Row, Validator};
+pub use phm_run::{IdentifiableRun, OnRejectedFile, RunLayout};
 
 /// What to ingest and where to put it.
 #[derive(Debug, Clone)]
@@ -57,28 +65,19 @@ pub struct IngestConfig {
     pub reference_date: Day,
     /// The day the extracts were taken: later dates are quarantined as `date_in_future`.
     pub extract_date: Day,
-    /// Pseudonymised zone output (`pseudonymised/<extract>/<submitter>.parquet`,
-    /// `ingest-manifest.json`).
-    pub out: PathBuf,
-    /// Identifiable zone output (`quarantine/<extract>/<submitter>.parquet`).
-    pub identifiable: PathBuf,
+    /// The pseudonymised zone's run folder: ingest writes `pseudonymised/<extract>/<ODS>.parquet`
+    /// and `ingest-manifest.json` into it.
+    pub out: RunLayout,
+    /// The identifiable zone's run folder: ingest writes `quarantine/<extract>/<ODS>.parquet`
+    /// into it, folders 0700 and files 0600.
+    pub identifiable: IdentifiableRun,
     /// Local programme opt-out codes (SNOMED CT) from the pipeline definition.
     pub programme_opt_out_codes: Vec<String>,
     /// Whether the flow applies the national data opt-out list.
     pub national_opt_out: bool,
-    /// Replace existing outputs.
-    pub force: bool,
-}
-
-/// A file that cannot be ingested at all; nothing of it is written.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    /// The file, relative to the extracts folder.
-    pub file: String,
-    /// What is wrong.
-    pub problem: String,
-    /// What to do.
-    pub hint: String,
+    /// What to do with a file that cannot be ingested at all: stop (the default), or leave it
+    /// out, ingest the rest and list it in [`Manifest::rejected_files`].
+    pub on_rejected_file: OnRejectedFile,
 }
 
 /// Why ingest stopped.
@@ -89,9 +88,50 @@ pub enum IngestError {
         "no extract files under `{0}`\nhint: point `--extracts` at the folder that holds `<extract>/<ODS code>.csv` (e.g. `gp_events/A81001.csv`)"
     )]
     NoExtracts(PathBuf),
-    /// Whole files rejected.
-    #[error("{}", rejected_message(.0))]
-    Rejected(Vec<Rejection>),
+    /// Whole files rejected (with [`OnRejectedFile::Stop`], or when no file is left to ingest).
+    #[error("{}", rejected_message(
+        "extract file(s) rejected; nothing was ingested",
+        .0,
+        "fix or remove the file(s), or set `on_rejected_file = \"skip\"` (`--on-rejected-file skip`) to ingest the rest and list them",
+    ))]
+    Rejected(Vec<RejectedFile>),
+    /// With [`OnRejectedFile::Skip`], a rejected file is one opt-outs are read from: skipping
+    /// it could let patients who opted out through it into the pseudonymised zone.
+    #[error("{}", rejected_message(
+        "file(s) that opt-outs are read from rejected; they are never skipped, as patients who opted out in them could then be ingested from other extracts; nothing was ingested",
+        .0,
+        "fix or replace the file(s): `on_rejected_file = \"skip\"` skips other extracts' files only",
+    ))]
+    OptOutSourceRejected(Vec<RejectedFile>),
+    /// A contract opt-outs are read from is not among the contracts.
+    #[error(
+        "no contract `{contract}` in schemas/, and opt-outs are read from its files; patients who opted out could be ingested, so nothing was ingested\nhint: restore `schemas/{contract}.toml`"
+    )]
+    OptOutContractAbsent {
+        /// The contract.
+        contract: String,
+    },
+    /// A contract opt-outs are read from lacks the columns they are read from.
+    #[error(
+        "contract `{contract}` lacks {}, which opt-outs are read from; patients who opted out could be ingested, so nothing was ingested\nhint: restore the column(s) in `schemas/{contract}.toml`, or change `crates/phm-ingest/src/optout.rs` with the contract",
+        missing.join(" and ")
+    )]
+    OptOutColumnsMissing {
+        /// The contract.
+        contract: String,
+        /// The columns, each with what it must be.
+        missing: Vec<String>,
+    },
+    /// The flow applies the national data opt-out, but no list was sent.
+    #[error(
+        "the national data opt-out applies to this flow, but there is no `{}/<ODS code>.csv` under `{extracts}`; nothing was ingested\nhint: add the list NHS England sent (for example `{}/X26.csv`), or set `national_data_opt_out = false` if the flow does not need it",
+        optout::NATIONAL_LIST,
+        optout::NATIONAL_LIST
+    )]
+    NoOptOutList {
+        /// The extracts folder.
+        extracts: PathBuf,
+    },
     /// Reading or writing failed.
     #[error("cannot use `{path}`: {source}")]
     Io {
@@ -103,11 +143,6 @@ pub enum IngestError {
     /// The postcode lookup is unusable.
     #[error(transparent)]
     Lookup(#[from] generalise::LookupError),
-    /// Output exists.
-    #[error(
-        "`{0}` already exists\nhint: choose another `--out` (or `--identifiable`), or pass `--force` to replace it"
-    )]
-    OutExists(PathBuf),
     /// polars failed while building or writing a dataset.
     #[error("writing `{file}` failed: {message}")]
     Polars {
@@ -123,9 +158,9 @@ pub enum IngestError {
     Conservation(String),
 }
 
-fn rejected_message(r: &[Rejection]) -> String {
+fn rejected_message(what: &str, r: &[RejectedFile], hint: &str) -> String {
     use std::fmt::Write as _;
-    let mut s = format!("{} extract file(s) rejected; nothing was written", r.len());
+    let mut s = format!("{} {what}", r.len());
     for x in r {
         let _ = write!(
             s,
@@ -135,6 +170,7 @@ fn rejected_message(r: &[Rejection]) -> String {
             x.file, x.problem, x.hint
         );
     }
+    let _ = write!(s, "\nhint: {hint}");
     s
 }
 
@@ -156,10 +192,29 @@ struct Input {
     bytes: u64,
 }
 
+/// A rejected file (its size and lines are measured at the end, once).
+fn rejection(
+    rel: String,
+    extract: &str,
+    name: &str,
+    problem: impl Into<String>,
+    hint: impl Into<String>,
+) -> RejectedFile {
+    RejectedFile {
+        file: rel,
+        extract: extract.to_owned(),
+        submitter: name.strip_suffix(".csv").unwrap_or(name).to_owned(),
+        problem: problem.into(),
+        hint: hint.into(),
+        bytes: 0,
+        lines: 0,
+    }
+}
+
 fn discover(
     dir: &Path,
     contracts: &Contracts,
-) -> Result<(Vec<Input>, Vec<Rejection>), IngestError> {
+) -> Result<(Vec<Input>, Vec<RejectedFile>), IngestError> {
     let mut inputs = Vec::new();
     let mut rejected = Vec::new();
     let entries = fs::read_dir(dir).map_err(io(dir))?;
@@ -182,19 +237,7 @@ fn discover(
             .filter(|p| p.is_file())
             .collect();
         files.sort();
-        if contracts.get(&extract).is_err() {
-            if !files.is_empty() {
-                rejected.push(Rejection {
-                    file: format!("{extract}/"),
-                    problem: format!("no contract in schemas/ for an extract named `{extract}`"),
-                    hint: format!(
-                        "known extracts are {}; move the files or add a contract",
-                        contracts.names().join(", ")
-                    ),
-                });
-            }
-            continue;
-        }
+        let known = contracts.get(&extract).is_ok();
         for path in files {
             let name = path
                 .file_name()
@@ -203,6 +246,16 @@ fn discover(
                 .into_owned();
             let rel = format!("{extract}/{name}");
             match name.strip_suffix(".csv") {
+                _ if !known => rejected.push(rejection(
+                    rel,
+                    &extract,
+                    &name,
+                    format!("no contract in schemas/ for an extract named `{extract}`"),
+                    format!(
+                        "known extracts are {}; move the file or add a contract",
+                        contracts.names().join(", ")
+                    ),
+                )),
                 Some(stem) if !stem.is_empty() => inputs.push(Input {
                     extract: extract.clone(),
                     submitter: stem.to_owned(),
@@ -210,11 +263,13 @@ fn discover(
                     path,
                     rel,
                 }),
-                _ => rejected.push(Rejection {
-                    file: rel,
-                    problem: "not a `.csv` file named after its submitter".to_owned(),
-                    hint: "name each file `<ODS code of the submitter>.csv`".to_owned(),
-                }),
+                _ => rejected.push(rejection(
+                    rel,
+                    &extract,
+                    &name,
+                    "not a `.csv` file named after its submitter",
+                    "name each file `<ODS code of the submitter>.csv`",
+                )),
             }
         }
     }
@@ -231,22 +286,40 @@ pub fn plan(extracts: &Path) -> Result<BTreeMap<String, usize>, IngestError> {
     Ok(counts)
 }
 
-/// Run ingest. `progress` is told about each file as it finishes.
+/// Run ingest into `cfg.out` and `cfg.identifiable`. `progress` is told about each file as
+/// it finishes.
+///
+/// On an error, files already finished stay in the two run folders: build them as
+/// `phm_run::PartialDir`s, dropped on an error, for all or nothing.
 pub fn ingest(
     cfg: &IngestConfig,
     key: &PseudonymKey,
     progress: &(dyn Fn(&FileReport) + Sync),
 ) -> Result<Manifest, IngestError> {
     let started = Instant::now();
-    for out in [&cfg.out, &cfg.identifiable] {
-        if out.exists() && !cfg.force {
-            return Err(IngestError::OutExists(out.clone()));
-        }
-    }
     let contracts = Contracts::builtin();
+    // The contracts opt-outs are read from are checked before any file is read.
+    let type1 = Type1Codes::builtin();
+    let events = EventScan::new(
+        optout::source(&contracts, optout::EVENTS)?,
+        &type1,
+        &cfg.programme_opt_out_codes,
+        cfg.extract_date,
+    )?;
+    let national = optout::national_list(&contracts, cfg.national_opt_out)?;
+    let opt_out_source =
+        |extract: &str| extract == events.extract() || national.is_some_and(|c| c.name == extract);
     let (mut inputs, mut rejected) = discover(&cfg.extracts, &contracts)?;
     if inputs.is_empty() && rejected.is_empty() {
         return Err(IngestError::NoExtracts(cfg.extracts.clone()));
+    }
+    if let Some(list) = national
+        && !inputs.iter().any(|i| i.extract == list.name)
+        && !rejected.iter().any(|r| r.extract == list.name)
+    {
+        return Err(IngestError::NoOptOutList {
+            extracts: cfg.extracts.clone(),
+        });
     }
     // Largest files first, so no worker is left with one big file at the end while the
     // others idle (reports are sorted by file afterwards).
@@ -255,30 +328,20 @@ pub fn ingest(
         Some(p) => PostcodeLookup::load(p)?,
         None => PostcodeLookup::empty(),
     };
-    let opt_outs = collect_opt_outs(cfg, &contracts, &inputs)?;
+    let opt_outs = collect_opt_outs(&events, national, cfg.extract_date, &inputs)?;
     let decisions = opt_outs.decide();
     tracing::info!(files = inputs.len(), "opt-outs collected");
 
-    let out_tmp = partial(&cfg.out);
-    let id_tmp = partial(&cfg.identifiable);
-    for d in [&out_tmp, &id_tmp] {
-        if d.exists() {
-            fs::remove_dir_all(d).map_err(io(d))?;
-        }
-        fs::create_dir_all(d).map_err(io(d))?;
-    }
     let (finish, finishing) = mpsc::channel();
     let (results, finished) = std::thread::scope(|s| {
-        // Written files are made durable and renamed on a thread of their own, so the
-        // workers do not wait for the disk.
+        // Written files are made durable and renamed into place on a thread of their own,
+        // so the workers do not wait for the disk.
         let finisher = s.spawn(move || finish_files(&finishing));
         let ctx = FileContext {
             cfg,
             key,
             lookup: &lookup,
             opt_outs: &decisions,
-            out: &out_tmp,
-            identifiable: &id_tmp,
             finish,
         };
         let results: Vec<Result<FileReport, FileFailure>> =
@@ -301,88 +364,98 @@ pub fn ingest(
     for r in results {
         match r {
             Ok(report) => reports.push(report),
-            Err(FileFailure::Rejected(x)) => rejected.push(x),
+            Err(FileFailure::Rejected(x)) => rejected.push(*x),
             Err(FileFailure::Fatal(e)) => failure = failure.or(Some(e)),
         }
     }
-    let cleanup = || {
-        let _ = fs::remove_dir_all(&out_tmp);
-        let _ = fs::remove_dir_all(&id_tmp);
-    };
     if let Some(e) = failure.or(finished.err()) {
-        cleanup();
         return Err(e);
     }
     if !rejected.is_empty() {
-        cleanup();
+        for r in &mut rejected {
+            (r.bytes, r.lines) = measure(&cfg.extracts.join(&r.file));
+            // A rejected file's dataset was never finished; its extract's folder goes too
+            // when nothing else is in it (every worker has stopped, so nothing races this).
+            let _ = fs::remove_dir(cfg.out.extract_dir(&r.extract));
+        }
         rejected.sort_by(|a, b| a.file.cmp(&b.file));
-        return Err(IngestError::Rejected(rejected));
+        let sources: Vec<RejectedFile> = rejected
+            .iter()
+            .filter(|r| opt_out_source(&r.extract))
+            .cloned()
+            .collect();
+        match cfg.on_rejected_file {
+            OnRejectedFile::Skip if !sources.is_empty() => {
+                return Err(IngestError::OptOutSourceRejected(sources));
+            }
+            OnRejectedFile::Skip if !reports.is_empty() => {
+                tracing::warn!(files = rejected.len(), "files rejected and left out");
+            }
+            OnRejectedFile::Stop | OnRejectedFile::Skip => {
+                return Err(IngestError::Rejected(rejected));
+            }
+        }
     }
     if let Some(bad) = reports.iter().find(|r| !r.conserves()) {
-        cleanup();
         return Err(IngestError::Conservation(bad.file.clone()));
     }
     reports.sort_by(|a, b| a.file.cmp(&b.file));
-    let manifest = Manifest::new(cfg, key, &opt_outs, reports);
-    manifest
-        .write(&out_tmp.join("ingest-manifest.json"))
-        .map_err(io(&out_tmp))?;
-    for (tmp, dest) in [(&id_tmp, &cfg.identifiable), (&out_tmp, &cfg.out)] {
-        if dest.exists() {
-            fs::remove_dir_all(dest).map_err(io(dest))?;
-        }
-        fs::rename(tmp, dest).map_err(io(dest))?;
-    }
+    let manifest = Manifest::new(cfg, key, &opt_outs, reports, rejected);
+    let path = cfg.out.ingest_manifest();
+    manifest.write(&path).map_err(io(&path))?;
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         rows_in = manifest.totals.rows_in,
         rows_out = manifest.totals.rows_out,
+        rejected_files = manifest.rejected_files.len(),
         "ingest finished"
     );
     Ok(manifest)
 }
 
-fn partial(dir: &Path) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    dir.with_file_name(format!(".{name}.partial"))
+/// A file's size and physical lines (line ends, and one more for a last line without one);
+/// what cannot be read counts as nothing.
+fn measure(path: &Path) -> (u64, u64) {
+    let Ok(mut file) = File::open(path) else {
+        return (0, 0);
+    };
+    let mut buf = vec![0; 1 << 16];
+    let (mut bytes, mut lines, mut last) = (0, 0, b'\n');
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                bytes += n as u64;
+                lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                last = buf[n - 1];
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    (bytes, lines + u64::from(last != b'\n'))
 }
 
 fn collect_opt_outs(
-    cfg: &IngestConfig,
-    contracts: &Contracts,
+    events: &EventScan<'_>,
+    national: Option<&Contract>,
+    extract_date: Day,
     inputs: &[Input],
 ) -> Result<OptOuts, IngestError> {
-    let type1 = Type1Codes::builtin();
     let scans: Vec<OptOuts> = pool::map(
         inputs,
         pool::workers(),
         |input| -> Result<OptOuts, IngestError> {
-            let contract = contracts
-                .get(&input.extract)
-                .expect("discovered extracts have contracts");
             let mut found = OptOuts::default();
-            match input.extract.as_str() {
-                "gp_events" => {
-                    let file = File::open(&input.path).map_err(io(&input.path))?;
-                    found
-                        .scan_gp_events(
-                            contract,
-                            &input.submitter,
-                            cfg.extract_date,
-                            file,
-                            &type1,
-                            &cfg.programme_opt_out_codes,
-                        )
-                        .map_err(io(&input.path))?;
-                }
-                "national_opt_out" if cfg.national_opt_out => {
-                    let file = File::open(&input.path).map_err(io(&input.path))?;
-                    scan_national(contract, input, cfg.extract_date, file, &mut found)
-                        .map_err(io(&input.path))?;
-                }
-                _ => {}
+            if input.extract == events.extract() {
+                let file = File::open(&input.path).map_err(io(&input.path))?;
+                events
+                    .scan(&input.submitter, file, &mut found)
+                    .map_err(io(&input.path))?;
+            } else if let Some(list) = national.filter(|c| c.name == input.extract) {
+                let file = File::open(&input.path).map_err(io(&input.path))?;
+                scan_national(list, input, extract_date, file, &mut found)
+                    .map_err(io(&input.path))?;
             }
             Ok(found)
         },
@@ -415,35 +488,22 @@ struct FileContext<'a> {
     key: &'a PseudonymKey,
     lookup: &'a PostcodeLookup,
     opt_outs: &'a optout::Decisions,
-    out: &'a Path,
-    identifiable: &'a Path,
-    /// Where finished files go to be made durable and renamed into place.
-    finish: mpsc::Sender<Finish>,
+    /// Where written files go to be committed (made durable and renamed into place).
+    finish: mpsc::Sender<AtomicFile>,
 }
 
-/// A written file, to be made durable (fsync) and renamed from its temporary name.
-struct Finish {
-    file: File,
-    tmp: PathBuf,
-    dest: PathBuf,
-}
-
-/// Finish every file sent, in turn; the first failure is reported (and the run fails).
-fn finish_files(files: &mpsc::Receiver<Finish>) -> Result<(), IngestError> {
+/// Commit every file sent, in turn; the first failure is reported (and the run fails).
+fn finish_files(files: &mpsc::Receiver<AtomicFile>) -> Result<(), IngestError> {
     let mut result = Ok(());
-    for f in files {
-        let done = f
-            .file
-            .sync_all()
-            .map_err(io(&f.tmp))
-            .and_then(|()| fs::rename(&f.tmp, &f.dest).map_err(io(&f.dest)));
-        result = result.and(done);
+    for file in files {
+        let dest = file.dest().to_owned();
+        result = result.and(file.commit().map_err(io(&dest)));
     }
     result
 }
 
 enum FileFailure {
-    Rejected(Rejection),
+    Rejected(Box<RejectedFile>),
     Fatal(IngestError),
 }
 
@@ -454,11 +514,15 @@ impl From<IngestError> for FileFailure {
 }
 
 fn reject(input: &Input, problem: impl Into<String>, hint: impl Into<String>) -> FileFailure {
-    FileFailure::Rejected(Rejection {
+    FileFailure::Rejected(Box::new(RejectedFile {
         file: input.rel.clone(),
+        extract: input.extract.clone(),
+        submitter: input.submitter.clone(),
         problem: problem.into(),
         hint: hint.into(),
-    })
+        bytes: 0,
+        lines: 0,
+    }))
 }
 
 /// 128-bit hashes (xxh3) of the lines kept so far in a file, to find duplicate rows without
@@ -565,11 +629,7 @@ fn process_file(
         batch_rows,
     );
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);
-    let out_path = ctx
-        .out
-        .join("pseudonymised")
-        .join(&input.extract)
-        .join(format!("{}.parquet", input.submitter));
+    let out_path = ctx.cfg.out.extract_file(&input.extract, &input.submitter);
     let mut writer: Option<ParquetSink> = None;
     while let Some(block) = reader.next_block().map_err(unreadable)? {
         // A few hundred lines at a time: their hashes first, and the duplicate set's slots
@@ -654,10 +714,9 @@ fn process_file(
     }
     if !quarantine.is_empty() {
         let q_path = ctx
+            .cfg
             .identifiable
-            .join("quarantine")
-            .join(&input.extract)
-            .join(format!("{}.parquet", input.submitter));
+            .quarantine_file(&input.extract, &input.submitter);
         quarantine.write(&q_path, &input.rel, &ctx.finish)?;
     }
     tracing::info!(
@@ -711,13 +770,12 @@ fn check_header(contract: &Contract, header: &[String]) -> Result<(), (String, S
     ))
 }
 
-/// A Parquet file being written batch by batch (one row group a batch), to a temporary
-/// name until finished.
+/// A Parquet file of the pseudonymised zone being written batch by batch (one row group a
+/// batch), under a temporary name until committed; dropped unfinished (a file rejected late),
+/// it leaves nothing.
 struct ParquetSink {
-    tmp: PathBuf,
-    dest: PathBuf,
     schema: Arc<ArrowSchema>,
-    writer: FileWriter<BufWriter<File>>,
+    writer: FileWriter<AtomicFile>,
     options: WriteOptions,
 }
 
@@ -743,10 +801,7 @@ fn write_batch(
 
 impl ParquetSink {
     fn create(dest: &Path, schema: Arc<ArrowSchema>, rel: &str) -> Result<Self, IngestError> {
-        let dir = dest.parent().expect("dataset files live in a folder");
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        let tmp = dest.with_extension("parquet.tmp");
-        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let file = AtomicFile::create(dest, Privacy::Shared).map_err(io(dest))?;
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
             compression: CompressionOptions::Zstd(Some(
@@ -755,15 +810,9 @@ impl ParquetSink {
             version: Version::V1,
             data_page_size: None,
         };
-        let writer = FileWriter::try_new(
-            BufWriter::with_capacity(1 << 20, file),
-            schema.as_ref().clone(),
-            options,
-        )
-        .map_err(polars_err(rel))?;
+        let writer =
+            FileWriter::try_new(file, schema.as_ref().clone(), options).map_err(polars_err(rel))?;
         Ok(ParquetSink {
-            tmp,
-            dest: dest.to_owned(),
             schema,
             writer,
             options,
@@ -783,35 +832,20 @@ impl ParquetSink {
         self.writer.write(batch.len as u64, group)
     }
 
-    fn finish(mut self, rel: &str, finish: &mpsc::Sender<Finish>) -> Result<(), IngestError> {
+    fn finish(mut self, rel: &str, finish: &mpsc::Sender<AtomicFile>) -> Result<(), IngestError> {
         self.writer.end(None).map_err(polars_err(rel))?;
-        let file = self
-            .writer
-            .into_inner()
-            .into_inner()
-            .map_err(|e| IngestError::Io {
-                path: self.tmp.clone(),
-                source: e.into_error(),
-            })?;
-        send(
-            finish,
-            Finish {
-                file,
-                tmp: self.tmp,
-                dest: self.dest,
-            },
-        )
+        send(finish, self.writer.into_inner())
     }
 }
 
-fn send(finish: &mpsc::Sender<Finish>, file: Finish) -> Result<(), IngestError> {
+fn send(finish: &mpsc::Sender<AtomicFile>, file: AtomicFile) -> Result<(), IngestError> {
     finish.send(file).map_err(|unsent| IngestError::Io {
-        path: unsent.0.tmp,
+        path: unsent.0.dest().to_owned(),
         source: std::io::Error::other("the thread finishing files has stopped"),
     })
 }
 
-/// Quarantined rows of one file (identifiable zone).
+/// Quarantined rows of one file (identifiable zone: written private, 0600 in 0700 folders).
 #[derive(Default)]
 struct Quarantine {
     lines: Vec<u64>,
@@ -836,7 +870,7 @@ impl Quarantine {
         self,
         dest: &Path,
         rel: &str,
-        finish: &mpsc::Sender<Finish>,
+        finish: &mpsc::Sender<AtomicFile>,
     ) -> Result<(), IngestError> {
         let n = self.lines.len();
         let mut raw = BinaryChunkedBuilder::new("raw".into(), n);
@@ -851,24 +885,22 @@ impl Quarantine {
             raw.finish().into_series().into_column(),
         ];
         let mut df = DataFrame::new(n, columns).map_err(polars_err(rel))?;
-        let dir = dest.parent().expect("quarantine files live in a folder");
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        let tmp = dest.with_extension("parquet.tmp");
-        let file = File::create(&tmp).map_err(io(&tmp))?;
-        ParquetWriter::new(file.try_clone().map_err(io(&tmp))?)
+        let mut file = AtomicFile::create(dest, Privacy::Private).map_err(io(dest))?;
+        ParquetWriter::new(&mut file)
             .with_compression(ParquetCompression::Zstd(None))
             .finish(&mut df)
             .map_err(polars_err(rel))?;
-        send(
-            finish,
-            Finish {
-                file,
-                tmp,
-                dest: dest.to_owned(),
-            },
-        )
+        send(finish, file)
     }
 }
 
 /// Counts per key, sorted.
 pub type Counts = BTreeMap<String, u64>;
+
+/// Every code list ingest uses, as (`codelists/...` path, text): what a run records it used.
+pub fn sources() -> Vec<(String, &'static str)> {
+    vec![(
+        "codelists/opt-out-codes.csv".to_owned(),
+        optout::OPT_OUT_CODES,
+    )]
+}

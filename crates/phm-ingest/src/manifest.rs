@@ -1,6 +1,7 @@
 //! The ingest manifest: for every file, its BLAKE3 hash and where every row went, with the
-//! check `rows_in == rows_out + quarantined + opted_out`. It holds counts, hashes and the key
-//! id, never a row, an identifier or a key.
+//! check `rows_in == rows_out + quarantined + opted_out`, and every file rejected as a whole
+//! (with `on_rejected_file = "skip"`). It holds counts, hashes and the key id, never a row, an
+//! identifier or a key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +13,26 @@ use crate::optout::OptOuts;
 use crate::{Counts, IngestConfig};
 use phm_contract::Reason;
 use phm_contract::date;
+
+/// A file that cannot be ingested at all: nothing of it is written to either zone. It says
+/// what is wrong with the file, never what is in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedFile {
+    /// File, relative to the extracts folder.
+    pub file: String,
+    /// Extract name (the file's folder).
+    pub extract: String,
+    /// Submitting organisation (the file's name without `.csv`).
+    pub submitter: String,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do.
+    pub hint: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Physical lines (line ends, and one more for a last line without one).
+    pub lines: u64,
+}
 
 /// Where the rows of one file went.
 #[derive(Debug, Clone, Serialize)]
@@ -131,8 +152,10 @@ pub struct Manifest {
     pub pseudonym: &'static str,
     /// Opt-out settings and how many patients each removed.
     pub opt_outs: OptOutSummary,
-    /// Per file.
+    /// Per file ingested.
     pub files: Vec<FileReport>,
+    /// Files rejected as a whole and left out (`on_rejected_file = "skip"`), by file.
+    pub rejected_files: Vec<RejectedFile>,
     /// Per extract.
     pub extracts: BTreeMap<String, Totals>,
     /// Over everything.
@@ -156,6 +179,7 @@ impl Manifest {
         key: &PseudonymKey,
         opt_outs: &OptOuts,
         files: Vec<FileReport>,
+        rejected_files: Vec<RejectedFile>,
     ) -> Self {
         let mut files = files;
         for f in &mut files {
@@ -184,14 +208,15 @@ impl Manifest {
                     .collect(),
             },
             files,
+            rejected_files,
             extracts,
             totals,
         }
     }
 
-    /// Write as pretty JSON.
+    /// Write as pretty JSON, atomically (the pseudonymised zone).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, text + "\n")
+        phm_run::atomic::write_file(path, (text + "\n").as_bytes(), phm_run::Privacy::Shared)
     }
 }

@@ -8,13 +8,28 @@
 //! - The national data opt-out list, when the pipeline definition says the flow needs it.
 //!
 //! Only valid GP event rows count: a code on a quarantined row decides nothing.
+//!
+//! The contracts opt-outs are read from ([`EVENTS`] and, when the flow applies it,
+//! [`NATIONAL_LIST`]) are checked before any file is read: one that is absent, or lacks a
+//! column opt-outs are read from, stops ingest with an error. Opt-outs are never skipped
+//! because a contract changed.
 
 use phm_contract::date::Day;
-use phm_contract::{Contract, NhsNumber};
+use phm_contract::{ColumnType, Contract, Contracts, NhsNumber};
 
+use crate::IngestError;
 use crate::fasthash::{FastMap, FastSet};
 use crate::read;
 use crate::validate::{Row, Validator};
+
+/// The extract whose coded events carry type 1 and programme opt-out codes.
+pub const EVENTS: &str = "gp_events";
+/// The national data opt-out list.
+pub const NATIONAL_LIST: &str = "national_opt_out";
+/// The column of [`EVENTS`] holding the code.
+const CODE_COLUMN: &str = "snomed_concept_id";
+/// The column of [`EVENTS`] holding the day a code applies from.
+const DATE_COLUMN: &str = "event_date";
 
 /// Why a patient is opted out (the first that applies, in this order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +53,9 @@ impl OptOutReason {
     }
 }
 
+/// `codelists/opt-out-codes.csv`, built into the binary.
+pub const OPT_OUT_CODES: &str = include_str!("../../../codelists/opt-out-codes.csv");
+
 /// The SNOMED CT codes of type 1 dissent and withdrawal, from `codelists/opt-out-codes.csv`.
 pub struct Type1Codes {
     /// Dissent codes.
@@ -49,7 +67,7 @@ pub struct Type1Codes {
 impl Type1Codes {
     /// The published codes, built into the binary.
     pub fn builtin() -> Self {
-        let text = include_str!("../../../codelists/opt-out-codes.csv");
+        let text = OPT_OUT_CODES;
         let mut codes = Type1Codes {
             dissent: Vec::new(),
             withdrawal: Vec::new(),
@@ -64,6 +82,131 @@ impl Type1Codes {
         }
         codes
     }
+}
+
+/// How opt-out codes are read from GP events: the contract's code and date columns, found
+/// once before any file is read, and the codes looked for.
+pub struct EventScan<'a> {
+    contract: &'a Contract,
+    code: usize,
+    date: usize,
+    type1: &'a Type1Codes,
+    programme: &'a [String],
+    wanted: FastSet<&'a [u8]>,
+    extract_date: Day,
+}
+
+impl<'a> EventScan<'a> {
+    /// The scan of a GP events contract (`source(contracts, EVENTS)`): an error unless it has
+    /// a `snomed_concept_id` column and a required date column `event_date`.
+    pub fn new(
+        contract: &'a Contract,
+        type1: &'a Type1Codes,
+        programme: &'a [String],
+        extract_date: Day,
+    ) -> Result<Self, IngestError> {
+        let position = |name| contract.columns.iter().position(|c| c.name == name);
+        let code = position(CODE_COLUMN);
+        let date = position(DATE_COLUMN).filter(|&i| {
+            contract.columns[i].kind == ColumnType::Date && contract.columns[i].required
+        });
+        let (Some(code), Some(date)) = (code, date) else {
+            let mut missing = Vec::new();
+            if code.is_none() {
+                missing.push(format!("`{CODE_COLUMN}` (the code)"));
+            }
+            if date.is_none() {
+                missing.push(format!("`{DATE_COLUMN}` (a required date)"));
+            }
+            return Err(IngestError::OptOutColumnsMissing {
+                contract: contract.name.clone(),
+                missing,
+            });
+        };
+        let wanted = type1
+            .dissent
+            .iter()
+            .chain(&type1.withdrawal)
+            .chain(programme)
+            .filter(|c| !c.is_empty())
+            .map(String::as_bytes)
+            .collect();
+        Ok(EventScan {
+            contract,
+            code,
+            date,
+            type1,
+            programme,
+            wanted,
+            extract_date,
+        })
+    }
+
+    /// The extract scanned.
+    pub fn extract(&self) -> &str {
+        &self.contract.name
+    }
+
+    /// Read the opt-out codes in one GP events file into `found` (only records that mention
+    /// a code are validated, so this pass is cheap). A file that is not CSV is left to the
+    /// ingest pass, which rejects it.
+    pub fn scan(
+        &self,
+        submitter: &str,
+        file: impl std::io::Read,
+        found: &mut OptOuts,
+    ) -> std::io::Result<()> {
+        let (code_col, date_col) = (self.code, self.date);
+        // Only records whose code field is an opt-out code (or that are quoted, and so need
+        // the full reader) are validated.
+        let may_count = |raw: &[u8]| {
+            memchr::memchr(b'"', raw).is_some()
+                || raw
+                    .split(|&b| b == b',')
+                    .nth(code_col)
+                    .is_some_and(|f| self.wanted.contains(f))
+        };
+        let validator = Validator::new(self.contract, submitter, self.extract_date);
+        let mut row = Row::default();
+        let needles: Vec<&[u8]> = self.wanted.iter().copied().collect();
+        read::for_each_line_containing(file, &needles, |line| {
+            if !may_count(line.raw) || validator.check_line(&line, &mut row).is_err() {
+                return;
+            }
+            let code = row.field(code_col);
+            let Some(day) = row.dates[date_col] else {
+                return;
+            };
+            let digits = *row.nhs().expose_digits();
+            if self.programme.iter().any(|c| c == code) {
+                found.programme.insert(digits);
+            }
+            let dissent = self.type1.dissent.iter().any(|c| c == code);
+            if dissent || self.type1.withdrawal.iter().any(|c| c == code) {
+                found.record_type1(digits, day, dissent);
+            }
+        })
+    }
+}
+
+/// The national data opt-out list's contract when the flow applies it; an error if it is
+/// absent.
+pub fn national_list(
+    contracts: &Contracts,
+    applies: bool,
+) -> Result<Option<&Contract>, IngestError> {
+    applies
+        .then(|| source(contracts, NATIONAL_LIST))
+        .transpose()
+}
+
+/// A contract opt-outs are read from ([`EVENTS`], [`NATIONAL_LIST`]); an error if it is absent.
+pub fn source<'c>(contracts: &'c Contracts, name: &str) -> Result<&'c Contract, IngestError> {
+    contracts
+        .get(name)
+        .map_err(|_| IngestError::OptOutContractAbsent {
+            contract: name.to_owned(),
+        })
 }
 
 /// Opted-out patients and why, decided once all scans are merged.
@@ -148,68 +291,6 @@ impl OptOuts {
         d
     }
 
-    /// Read the opt-out codes in one GP events file (only lines that mention a code are
-    /// validated, so this pass is cheap). A file that is not CSV is left to the ingest pass,
-    /// which rejects it.
-    pub fn scan_gp_events(
-        &mut self,
-        contract: &Contract,
-        submitter: &str,
-        extract_date: Day,
-        file: impl std::io::Read,
-        type1: &Type1Codes,
-        programme: &[String],
-    ) -> std::io::Result<()> {
-        let code_col = contract
-            .column_names()
-            .iter()
-            .position(|c| *c == "snomed_concept_id");
-        let date_col = contract
-            .column_names()
-            .iter()
-            .position(|c| *c == "event_date");
-        let (Some(code_col), Some(date_col)) = (code_col, date_col) else {
-            return Ok(());
-        };
-        let wanted: FastSet<&[u8]> = type1
-            .dissent
-            .iter()
-            .chain(&type1.withdrawal)
-            .chain(programme)
-            .filter(|c| !c.is_empty())
-            .map(String::as_bytes)
-            .collect();
-        // Only lines whose code field is an opt-out code (or that are quoted, and so need the
-        // full reader) are validated.
-        let may_count = |raw: &[u8]| {
-            memchr::memchr(b'"', raw).is_some()
-                || raw
-                    .split(|&b| b == b',')
-                    .nth(code_col)
-                    .is_some_and(|f| wanted.contains(f))
-        };
-        let validator = Validator::new(contract, submitter, extract_date);
-        let mut row = Row::default();
-        let needles: Vec<&[u8]> = wanted.iter().copied().collect();
-        read::for_each_line_containing(file, &needles, |line| {
-            if !may_count(line.raw) || validator.check_line(&line, &mut row).is_err() {
-                return;
-            }
-            let code = row.field(code_col);
-            let Some(day) = row.dates[date_col] else {
-                return;
-            };
-            let digits = *row.nhs().expose_digits();
-            if programme.iter().any(|c| c == code) {
-                self.programme.insert(digits);
-            }
-            let dissent = type1.dissent.iter().any(|c| c == code);
-            if dissent || type1.withdrawal.iter().any(|c| c == code) {
-                self.record_type1(digits, day, dissent);
-            }
-        })
-    }
-
     /// Keep the latest type 1 code of a patient; on the same day a dissent wins.
     fn record_type1(&mut self, digits: [u8; 10], day: Day, dissent: bool) {
         let entry = self.type1.entry(digits).or_insert((day, dissent));
@@ -251,25 +332,74 @@ mod tests {
     use phm_contract::date::from_ymd;
 
     fn scan(rows: &[&str]) -> OptOuts {
-        let contracts = phm_contract::Contracts::builtin();
-        let c = contracts.get("gp_events").unwrap();
+        let contracts = Contracts::builtin();
         let mut file =
             String::from("nhs_number,practice_code,event_date,snomed_concept_id,numeric_value\n");
         for r in rows {
             file.push_str(r);
             file.push('\n');
         }
+        let type1 = Type1Codes::builtin();
+        let programme = ["999001000000100".to_owned()];
+        let events = source(&contracts, EVENTS).unwrap();
+        let scan = EventScan::new(events, &type1, &programme, from_ymd(2026, 4, 1)).unwrap();
         let mut o = OptOuts::default();
-        o.scan_gp_events(
-            c,
-            "A81001",
-            from_ymd(2026, 4, 1),
-            file.as_bytes(),
-            &Type1Codes::builtin(),
-            &["999001000000100".to_owned()],
+        scan.scan("A81001", file.as_bytes(), &mut o).unwrap();
+        o
+    }
+
+    #[test]
+    fn a_contract_without_the_opt_out_columns_is_an_error_naming_them() {
+        // The published contract with its code column renamed and its date made text.
+        let toml = include_str!("../../../schemas/gp_events.toml")
+            .replace("name = \"snomed_concept_id\"", "name = \"concept\"")
+            .replace("type = \"date\"\nformat = \"%Y-%m-%d\"", "type = \"text\"");
+        let contract = Contract::from_toml(&toml).unwrap();
+        let type1 = Type1Codes::builtin();
+        let err = EventScan::new(&contract, &type1, &[], from_ymd(2026, 4, 1))
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, IngestError::OptOutColumnsMissing { contract, missing }
+                if contract == "gp_events" && missing.len() == 2),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`gp_events`")
+                && msg.contains("`snomed_concept_id`")
+                && msg.contains("`event_date`")
+                && msg.contains("hint:"),
+            "{msg}"
+        );
+        let builtin = Contracts::builtin();
+        let events = source(&builtin, EVENTS).unwrap();
+        assert!(EventScan::new(events, &type1, &[], from_ymd(2026, 4, 1)).is_ok());
+    }
+
+    #[test]
+    fn an_absent_national_list_contract_is_an_error_only_when_the_flow_applies_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("gp_events.toml"),
+            include_str!("../../../schemas/gp_events.toml"),
         )
         .unwrap();
-        o
+        let only_events = Contracts::load_dir(dir.path()).unwrap();
+        assert!(national_list(&only_events, false).unwrap().is_none());
+        let err = national_list(&only_events, true).unwrap_err().to_string();
+        assert!(
+            err.contains("`national_opt_out`") && err.contains("hint:"),
+            "{err}"
+        );
+        let builtin = Contracts::builtin();
+        assert!(national_list(&builtin, true).unwrap().is_some());
+    }
+
+    #[test]
+    fn the_published_type1_codes_are_read() {
+        let codes = Type1Codes::builtin();
+        assert!(!codes.dissent.is_empty() && !codes.withdrawal.is_empty());
     }
 
     const D: &str = "827241000000103";

@@ -5,22 +5,13 @@ use std::path::Path;
 
 use phm_ingest::IngestError;
 
-use crate::{config, key, parquet_files, read_parquet, strings};
+use crate::{config, ingest_committed, key, parquet_files, read_parquet, set_of, strings};
 
 const HEADER: &str = "nhs_number,practice_code,event_date,snomed_concept_id,numeric_value\n";
 
 /// A one-extract set holding `gp_events/A81001.csv` with these bytes.
 fn set_with(dir: &Path, body: &[u8]) -> std::path::PathBuf {
-    let set = dir.join("set");
-    std::fs::create_dir_all(set.join("extracts/gp_events")).unwrap();
-    std::fs::create_dir_all(set.join("lookups")).unwrap();
-    std::fs::write(
-        set.join("lookups/postcode_lsoa.csv"),
-        "postcode,lsoa_code,imd_decile\n",
-    )
-    .unwrap();
-    std::fs::write(set.join("extracts/gp_events/A81001.csv"), body).unwrap();
-    set
+    set_of(dir, &[("gp_events/A81001.csv", body)])
 }
 
 fn ingest(
@@ -33,7 +24,7 @@ fn ingest(
     let tmp = tempfile::tempdir().unwrap();
     let set = set_with(tmp.path(), body);
     let cfg = config(&set, tmp.path());
-    let r = phm_ingest::ingest(&cfg, &key(1), &|_| {});
+    let r = ingest_committed(&cfg, &key(1));
     (tmp, r, cfg)
 }
 
@@ -42,7 +33,7 @@ fn rejected(body: &[u8]) -> String {
     let err = r.expect_err("file should be rejected");
     assert!(matches!(err, IngestError::Rejected(_)), "{err}");
     assert!(
-        !cfg.out.exists() && !cfg.identifiable.exists(),
+        !cfg.out.path().exists() && !cfg.identifiable.path().exists(),
         "nothing is written for a rejected file"
     );
     let msg = err.to_string();
@@ -100,7 +91,7 @@ fn a_truncated_file_quarantines_its_last_row() {
     let f = &m.files[0];
     assert_eq!((f.rows_in, f.rows_out), (2, 1));
     assert_eq!(f.quarantined.get("field_count"), Some(&1));
-    let q = read_parquet(&cfg.identifiable.join("quarantine/gp_events/A81001.parquet"));
+    let q = read_parquet(&cfg.identifiable.quarantine_file("gp_events", "A81001"));
     assert_eq!(strings(&q, "reason"), ["field_count"]);
     assert_eq!(q.column("line").unwrap().u64().unwrap().get(0), Some(3));
 }
@@ -111,7 +102,7 @@ fn a_file_of_only_bad_rows_still_gets_an_empty_dataset() {
     let (_tmp, r, cfg) = ingest(body.as_bytes());
     let m = r.unwrap();
     assert_eq!(m.totals.rows_out, 0);
-    let files = parquet_files(&cfg.out.join("pseudonymised"));
+    let files = parquet_files(&cfg.out.pseudonymised());
     assert_eq!(files.len(), 1);
     let df = read_parquet(&files[0]);
     assert_eq!(df.height(), 0);
@@ -132,31 +123,11 @@ fn an_unknown_extract_folder_is_refused_not_ignored() {
     );
     std::fs::create_dir_all(set.join("extracts/gp_eventz")).unwrap();
     std::fs::write(set.join("extracts/gp_eventz/A81001.csv"), HEADER).unwrap();
-    let err = phm_ingest::ingest(&config(&set, tmp.path()), &key(1), &|_| {})
+    let err = ingest_committed(&config(&set, tmp.path()), &key(1))
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("gp_eventz") && err.contains("gp_events"),
         "{err}"
     );
-}
-
-#[test]
-fn existing_output_is_not_replaced_without_force() {
-    let tmp = tempfile::tempdir().unwrap();
-    let set = set_with(
-        tmp.path(),
-        format!("{HEADER}9990001235,A81001,2024-01-02,271649006,\n").as_bytes(),
-    );
-    let mut cfg = config(&set, tmp.path());
-    phm_ingest::ingest(&cfg, &key(1), &|_| {}).unwrap();
-    let err = phm_ingest::ingest(&cfg, &key(1), &|_| {})
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("already exists") && err.contains("--force"),
-        "{err}"
-    );
-    cfg.force = true;
-    phm_ingest::ingest(&cfg, &key(1), &|_| {}).unwrap();
 }

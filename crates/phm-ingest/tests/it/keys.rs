@@ -1,7 +1,7 @@
 //! The contract's unique key: a later row that repeats an earlier row's key with other values
 //! is quarantined as `duplicate_key`; the first is kept.
 
-use crate::{config, key, parquet_files, read_parquet, strings};
+use crate::{config, key, parquet_files, read_parquet, set_of, strings};
 
 const APC: &str = "nhs_number,provider_code,local_patient_id,spell_id,episode_number,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses\n";
 const REGISTRATIONS: &str = "nhs_number,practice_code,given_name,family_name,date_of_birth,sex,postcode,registration_start,registration_end,registration_end_reason\n";
@@ -14,28 +14,13 @@ fn ingest_one(
     body: &str,
 ) -> (tempfile::TempDir, phm_ingest::FileReport, Vec<String>) {
     let tmp = tempfile::tempdir().unwrap();
-    let set = tmp.path().join("set");
-    std::fs::create_dir_all(set.join("extracts").join(extract)).unwrap();
-    std::fs::create_dir_all(set.join("lookups")).unwrap();
-    std::fs::write(
-        set.join("lookups/postcode_lsoa.csv"),
-        "postcode,lsoa_code,imd_decile\n",
-    )
-    .unwrap();
-    std::fs::write(
-        set.join("extracts")
-            .join(extract)
-            .join(format!("{submitter}.csv")),
-        body,
-    )
-    .unwrap();
+    let file = format!("{extract}/{submitter}.csv");
+    let set = set_of(tmp.path(), &[(file.as_str(), body.as_bytes())]);
     let cfg = config(&set, tmp.path());
     let m = phm_ingest::ingest(&cfg, &key(1), &|_| {}).unwrap();
     let report = m.files[0].clone();
     assert!(report.conserves());
-    let q = cfg
-        .identifiable
-        .join(format!("quarantine/{extract}/{submitter}.parquet"));
+    let q = cfg.identifiable.quarantine_file(extract, submitter);
     let reasons = if q.exists() {
         strings(&read_parquet(&q), "reason")
     } else {

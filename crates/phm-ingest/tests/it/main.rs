@@ -3,13 +3,18 @@
 
 mod bad_files;
 mod keys;
+mod quoting;
+mod rejected;
 mod sample;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use phm_contract::date::from_ymd;
-use phm_ingest::{IngestConfig, Manifest, PseudonymKey};
+use phm_ingest::{
+    IdentifiableRun, IngestConfig, IngestError, Manifest, OnRejectedFile, PseudonymKey, RunLayout,
+};
+use phm_run::{PartialDir, Privacy};
 use polars::prelude::*;
 
 /// A fixed test key (never used outside tests).
@@ -24,12 +29,44 @@ pub fn config(set: &Path, out: &Path) -> IngestConfig {
         postcode_lookup: Some(set.join("lookups/postcode_lsoa.csv")),
         reference_date: from_ymd(2025, 4, 1),
         extract_date: from_ymd(2026, 4, 1),
-        out: out.join("pseudonymised-run"),
-        identifiable: out.join("identifiable"),
+        out: RunLayout::at(out.join("pseudonymised-run")),
+        identifiable: IdentifiableRun::at(out.join("identifiable")),
         programme_opt_out_codes: vec![phm_synth::params::PROGRAMME_OPT_OUT_CODE.to_owned()],
         national_opt_out: false,
-        force: false,
+        on_rejected_file: OnRejectedFile::Stop,
     }
+}
+
+/// A set under `dir` with extract files (`<extract>/<ODS>.csv`, bytes) and an empty postcode
+/// lookup; returns the set's folder.
+pub fn set_of(dir: &Path, files: &[(&str, &[u8])]) -> PathBuf {
+    let set = dir.join("set");
+    for (file, body) in files {
+        let path = set.join("extracts").join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    std::fs::create_dir_all(set.join("lookups")).unwrap();
+    std::fs::write(
+        set.join("lookups/postcode_lsoa.csv"),
+        "postcode,lsoa_code,imd_decile\n",
+    )
+    .unwrap();
+    set
+}
+
+/// Ingest as `phm ingest` does: both run folders built as partial folders, committed
+/// (identifiable first) only when ingest succeeds, so an error leaves nothing.
+pub fn ingest_committed(cfg: &IngestConfig, key: &PseudonymKey) -> Result<Manifest, IngestError> {
+    let id_dir = PartialDir::create(cfg.identifiable.path(), Privacy::Private).unwrap();
+    let out_dir = PartialDir::create(cfg.out.path(), Privacy::Shared).unwrap();
+    let mut partial = cfg.clone();
+    partial.out = RunLayout::at(out_dir.path());
+    partial.identifiable = IdentifiableRun::at(id_dir.path());
+    let manifest = phm_ingest::ingest(&partial, key, &|_| {})?;
+    id_dir.commit().unwrap();
+    out_dir.commit().unwrap();
+    Ok(manifest)
 }
 
 /// The shared synthetic set (2,000 patients, seed 7, default defects) and its ingest with
@@ -52,7 +89,7 @@ pub fn sample() -> &'static Sample {
         let set = tmp.path().join("synth");
         phm_testkit::synth(&set, 2000, 10, 7, phm_synth::params::DEFAULT_DEFECT_RATE);
         let cfg = config(&set, tmp.path());
-        let manifest = phm_ingest::ingest(&cfg, &key(0x11), &|_| {}).unwrap();
+        let manifest = ingest_committed(&cfg, &key(0x11)).unwrap();
         Sample {
             _tmp: tmp,
             set,

@@ -35,7 +35,7 @@ fn quarantine_is_exactly_the_injected_defects_with_their_reasons() {
     let s = sample();
     let (expected, kept) = truth_defects(&s.set);
     let mut got = BTreeMap::new();
-    for path in parquet_files(&s.cfg.identifiable.join("quarantine")) {
+    for path in parquet_files(&s.cfg.identifiable.quarantine()) {
         let df = read_parquet(&path);
         let files = strings(&df, "file");
         let lines: Vec<u64> = df
@@ -99,12 +99,7 @@ fn every_file_conserves_rows_and_the_manifest_says_so() {
     }
     // rows_out equals the rows in each dataset.
     for f in m.files.iter().filter(|f| f.extract != "national_opt_out") {
-        let path = s
-            .cfg
-            .out
-            .join("pseudonymised")
-            .join(&f.extract)
-            .join(format!("{}.parquet", f.submitter));
+        let path = s.cfg.out.extract_file(&f.extract, &f.submitter);
         assert_eq!(
             read_parquet(&path).height() as u64,
             f.rows_out,
@@ -112,7 +107,7 @@ fn every_file_conserves_rows_and_the_manifest_says_so() {
             f.file
         );
     }
-    let json = std::fs::read_to_string(s.cfg.out.join("ingest-manifest.json")).unwrap();
+    let json = std::fs::read_to_string(s.cfg.out.ingest_manifest()).unwrap();
     assert!(
         json.contains("\"conservation_holds\": true")
             && !json.contains("\"conservation_holds\": false")
@@ -149,9 +144,9 @@ fn truth_patients(set: &std::path::Path) -> Vec<String> {
 }
 
 /// Pseudonyms present in each extract's datasets.
-fn pseudonyms_by_extract(run: &std::path::Path) -> BTreeMap<String, HashSet<String>> {
+fn pseudonyms_by_extract(run: &phm_ingest::RunLayout) -> BTreeMap<String, HashSet<String>> {
     let mut out: BTreeMap<String, HashSet<String>> = BTreeMap::new();
-    for path in parquet_files(&run.join("pseudonymised")) {
+    for path in parquet_files(&run.pseudonymised()) {
         let extract = path
             .parent()
             .unwrap()
@@ -200,8 +195,8 @@ fn same_key_same_bytes_other_key_no_pseudonym_in_common() {
     let tmp = tempfile::tempdir().unwrap();
     let again = config(&s.set, tmp.path());
     phm_ingest::ingest(&again, &key(0x11), &|_| {}).unwrap();
-    let a = parquet_files(&s.cfg.out);
-    let b = parquet_files(&again.out);
+    let a = parquet_files(s.cfg.out.path());
+    let b = parquet_files(again.out.path());
     assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(&b) {
         assert!(
@@ -211,8 +206,8 @@ fn same_key_same_bytes_other_key_no_pseudonym_in_common() {
         );
     }
     assert_eq!(
-        std::fs::read(s.cfg.out.join("ingest-manifest.json")).unwrap(),
-        std::fs::read(again.out.join("ingest-manifest.json")).unwrap()
+        std::fs::read(s.cfg.out.ingest_manifest()).unwrap(),
+        std::fs::read(again.out.ingest_manifest()).unwrap()
     );
     let tmp2 = tempfile::tempdir().unwrap();
     let other = config(&s.set, tmp2.path());
@@ -299,11 +294,7 @@ fn opted_out_patients_appear_nowhere_and_withdrawals_re_include() {
 #[test]
 fn identifiers_are_dropped_and_quasi_identifiers_generalised() {
     let s = sample();
-    let reg = read_parquet(
-        &s.cfg
-            .out
-            .join("pseudonymised/gp_registrations/A81001.parquet"),
-    );
+    let reg = read_parquet(&s.cfg.out.extract_file("gp_registrations", "A81001"));
     let names: Vec<&str> = reg.get_column_names().iter().map(|c| c.as_str()).collect();
     assert_eq!(
         names,
@@ -321,7 +312,7 @@ fn identifiers_are_dropped_and_quasi_identifiers_generalised() {
             "registration_end_reason"
         ]
     );
-    let apc = read_parquet(&s.cfg.out.join("pseudonymised/apc/RAJ.parquet"));
+    let apc = read_parquet(&s.cfg.out.extract_file("apc", "RAJ"));
     assert!(apc.column("local_patient_id").is_err());
     assert_eq!(
         apc.column("admission_date").unwrap().dtype(),
@@ -336,4 +327,32 @@ fn identifiers_are_dropped_and_quasi_identifiers_generalised() {
     );
     let bands = strings(&reg, "age_band");
     assert!(bands.iter().all(|b| b == "90+" || b.contains('-')));
+}
+
+/// Every folder and file under `dir` (itself included) with its permission bits.
+fn modes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(dir).unwrap();
+    let mut out = vec![(dir.to_owned(), true, meta.permissions().mode() & 0o777)];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(modes(&path));
+        } else {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            out.push((path, false, mode));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_identifiable_zone_is_private_to_its_owner() {
+    let s = sample();
+    let all = modes(s.cfg.identifiable.path());
+    assert!(all.iter().filter(|(_, dir, _)| !dir).count() > 5);
+    for (path, dir, mode) in &all {
+        let expected = if *dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, expected, "{}", path.display());
+    }
 }
