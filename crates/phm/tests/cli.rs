@@ -310,3 +310,199 @@ fn ingest_leaks_no_identifier_into_outputs_manifest_or_logs() {
         );
     }
 }
+
+/// A small extracts folder from the committed sample (one practice's GP events, one trust's
+/// admitted care) plus `extra` files, and a key; returns (extracts folder, key file).
+fn small_ingest_set(
+    dir: &std::path::Path,
+    extra: &[(&str, &[u8])],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let extracts = dir.join("extracts");
+    let sample = phm_testkit::repo_root().join("data-samples/synth/extracts");
+    for file in ["gp_events/A81001.csv", "apc/RAJ.csv"] {
+        std::fs::create_dir_all(extracts.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(sample.join(file), extracts.join(file)).unwrap();
+    }
+    for (file, body) in extra {
+        std::fs::create_dir_all(extracts.join(file).parent().unwrap()).unwrap();
+        std::fs::write(extracts.join(file), body).unwrap();
+    }
+    let key = dir.join("k.key");
+    assert!(
+        phm(&["key", "new", "--out", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    (extracts, key)
+}
+
+/// The arguments of `phm ingest` of `extracts` into `out` with the sample's dates.
+fn ingest_args<'a>(
+    extracts: &'a std::path::Path,
+    key: &'a std::path::Path,
+    out: &'a std::path::Path,
+) -> Vec<&'a str> {
+    vec![
+        "ingest",
+        "--extracts",
+        extracts.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--reference-date",
+        "2025-04-01",
+        "--extract-date",
+        "2026-04-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+}
+
+/// `phm ingest` of `extracts` into `out`, with more arguments.
+fn ingest_into(
+    extracts: &std::path::Path,
+    key: &std::path::Path,
+    out: &std::path::Path,
+    more: &[&str],
+) -> Output {
+    let mut args = ingest_args(extracts, key, out);
+    args.extend_from_slice(more);
+    phm(&args)
+}
+
+/// Every folder and file under `dir` (itself included): (path, is a folder, mode).
+fn modes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut out = vec![(dir.to_owned(), true, mode(dir))];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(modes(&path));
+        } else {
+            out.push((path.clone(), false, mode(&path)));
+        }
+    }
+    out
+}
+
+#[test]
+fn ingest_keeps_the_identifiable_zone_private_under_umask_022_and_refuses_a_readable_one() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let (extracts, key) = small_ingest_set(tmp.path(), &[]);
+    let run = tmp.path().join("run");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_phm"))
+        .args(ingest_args(&extracts, &key, &run))
+        .env_remove("PHM_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let identifiable = tmp.path().join("run-identifiable");
+    let private = modes(&identifiable);
+    assert!(
+        private
+            .iter()
+            .any(|(p, dir, _)| !dir && p.extension().is_some_and(|x| x == "parquet"))
+    );
+    for (path, dir, mode) in &private {
+        assert_eq!(
+            *mode,
+            if *dir { 0o700 } else { 0o600 },
+            "{}",
+            path.display()
+        );
+    }
+    // The pseudonymised zone follows the umask.
+    for (path, dir, mode) in &modes(&run) {
+        assert_eq!(
+            *mode,
+            if *dir { 0o755 } else { 0o644 },
+            "{}",
+            path.display()
+        );
+    }
+
+    std::fs::set_permissions(&identifiable, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ingest_into(&extracts, &key, &run, &["--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("chmod 700 {}", identifiable.display())),
+        "{err}"
+    );
+    assert_eq!(modes(&identifiable).len(), private.len(), "left as it was");
+}
+
+#[test]
+fn ingest_refuses_existing_output_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (extracts, key) = small_ingest_set(tmp.path(), &[]);
+    let run = tmp.path().join("run");
+    assert!(ingest_into(&extracts, &key, &run, &[]).status.success());
+    let out = ingest_into(&extracts, &key, &run, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    let out = ingest_into(&extracts, &key, &run, &["--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn ingest_skips_rejected_files_when_asked_and_exits_with_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (extracts, key) = small_ingest_set(
+        tmp.path(),
+        &[
+            ("apc/RCF.csv", b""),
+            ("ecds/RAJ.csv", b"\xff\xfe\x00\x01\n\x02"),
+        ],
+    );
+    let run = tmp.path().join("run");
+
+    // Stop, the default: an error naming both files, and nothing written.
+    let out = ingest_into(&extracts, &key, &run, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("apc/RCF.csv") && err.contains("ecds/RAJ.csv"),
+        "{err}"
+    );
+    assert!(!run.exists() && !tmp.path().join("run-identifiable").exists());
+
+    // Skip from the pipeline definition; the flag wins over it.
+    let pipeline = tmp.path().join("p.toml");
+    std::fs::write(&pipeline, "[ingest]\non_rejected_file = \"skip\"\n").unwrap();
+    let p = pipeline.to_str().unwrap();
+    let out = ingest_into(
+        &extracts,
+        &key,
+        &run,
+        &["--pipeline", p, "--on-rejected-file", "stop"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = ingest_into(&extracts, &key, &run, &["--pipeline", p]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("`apc/RCF.csv` (0 bytes, 0 lines)")
+            && stdout.contains("`ecds/RAJ.csv` (6 bytes, 2 lines)"),
+        "{stdout}"
+    );
+    let manifest = std::fs::read_to_string(run.join("ingest-manifest.json")).unwrap();
+    assert!(manifest.contains("\"rejected_files\"") && manifest.contains("apc/RCF.csv"));
+    assert!(run.join("pseudonymised/apc/RAJ.parquet").exists());
+    assert!(!run.join("pseudonymised/ecds").exists());
+
+    let help = text(&phm(&["ingest", "--help"]).stdout);
+    assert!(
+        help.contains("--on-rejected-file") && help.contains("3  completed with rejected files"),
+        "{help}"
+    );
+}
