@@ -174,7 +174,7 @@ impl<R: Read> LineReader<R> {
     /// The next block of whole records, or `None` at the end of the file.
     pub fn next_block(&mut self) -> io::Result<Option<Block>> {
         loop {
-            if let Some(cut) = self.cut() {
+            if let Some((cut, quoted)) = self.cut() {
                 // The partial record after the cut starts the next buffer (a recycled one
                 // when the caller gave one back).
                 let mut rest = std::mem::take(&mut self.spare);
@@ -184,7 +184,8 @@ impl<R: Read> LineReader<R> {
                 let bytes = std::mem::replace(&mut self.carry, rest);
                 let first = self.next_number;
                 self.next_number += memchr::memchr_iter(b'\n', &bytes).count() as u64;
-                return Ok(Some(Block::new(first, bytes, self.max_record)));
+                let quoted = quoted.unwrap_or_else(|| memchr::memchr(b'"', &bytes).is_some());
+                return Ok(Some(Block::new(first, bytes, quoted, self.max_record)));
             }
             if self.eof {
                 return Ok(None);
@@ -193,11 +194,12 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    /// Where the next block can end (after the last whole record read so far), if it can yet.
-    fn cut(&self) -> Option<usize> {
+    /// Where the next block can end (after the last whole record read so far), if it can yet,
+    /// and whether the block has a quote when that is known.
+    fn cut(&self) -> Option<(usize, Option<bool>)> {
         let bytes = &self.carry;
         if self.eof {
-            return (!bytes.is_empty()).then_some(bytes.len());
+            return (!bytes.is_empty()).then_some((bytes.len(), None));
         }
         if bytes.len() < self.block {
             return None;
@@ -205,9 +207,9 @@ impl<R: Read> LineReader<R> {
         let lines = memchr::memrchr(b'\n', bytes)? + 1;
         if memchr::memchr(b'"', &bytes[..lines]).is_none() {
             // No quote: every line end ends a record (nearly every block).
-            return Some(lines);
+            return Some((lines, Some(false)));
         }
-        let first_line = || memchr::memchr(b'\n', bytes).map(|i| i + 1);
+        let first_line = || memchr::memchr(b'\n', bytes).map(|i| (i + 1, Some(true)));
         let mut from = 0;
         loop {
             match record_end(&bytes[..lines], from, self.max_record) {
@@ -215,7 +217,7 @@ impl<R: Read> LineReader<R> {
                 // The records before the cut; the last one goes on past it, or is too long
                 // (and is cut at its first line when it comes first).
                 RecordEnd::Open | RecordEnd::Data | RecordEnd::TooLong if from > 0 => {
-                    return Some(from);
+                    return Some((from, None));
                 }
                 // A record longer than a record can be: its quote is taken as never closed,
                 // and the block is its first line (read as an open record).
@@ -364,8 +366,7 @@ pub fn for_each_line_containing(
 }
 
 impl Block {
-    fn new(first: u64, bytes: Vec<u8>, max_record: usize) -> Self {
-        let quoted = memchr::memchr(b'"', &bytes).is_some();
+    fn new(first: u64, bytes: Vec<u8>, quoted: bool, max_record: usize) -> Self {
         let content = match String::from_utf8(bytes) {
             Ok(text) => Content::Text(text),
             Err(e) => Content::Bytes(e.into_bytes()),
