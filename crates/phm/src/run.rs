@@ -81,7 +81,7 @@ fn checkpoint(name: &str) {
             eprintln!("phm: paused at {name}");
         }
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(60));
+            std::thread::sleep(std::time::Duration::from_mins(1));
         }
     }
     tracing::debug!(checkpoint = name, "run checkpoint");

@@ -429,8 +429,9 @@ fn a_run_killed_anywhere_leaves_no_half_written_run_and_the_next_one_completes()
     );
     let leftovers: Vec<String> = std::fs::read_dir(roots.runs())
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".partial") || n.ends_with(".tmp"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "partial" || x == "tmp"))
+        .map(|p| p.display().to_string())
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
