@@ -1,40 +1,24 @@
-//! The pseudonymised zone's linkage: `sql/` on DataFusion, and the engine of `phm query`.
+//! The pseudonymised zone's linkage: the spine and the features, from `sql/`.
 //!
-//! `phm-link` registers the pseudonymised datasets as tables named after their extracts, runs
-//! the SQL files in `sql/` in order (`01_spine.sql` becomes the table `spine`, and so on), and
-//! writes `linked/spine.parquet` and `linked/features.parquet`. The SQL uses only built-in
-//! functions, so the same files run on DuckDB and on a stock Ballista cluster. Parameters
-//! (`$reference_date`, `$start_12m`, `$start_24m`, `$outcome_end`) are bound by the runner as
-//! typed date literals; nothing is edited into the files. It never reads the identifiable
-//! zone.
-
-mod params;
-pub mod query;
+//! `phm-link` registers a run's pseudonymised datasets as tables named after their extracts,
+//! runs the SQL files of `sql/` in order (`01_spine.sql` becomes the table `spine`, and so on),
+//! and writes `spine.parquet` and `features.parquet`, sorted by pseudonym, into the folder it is
+//! given; the caller builds that folder as a `phm_run::PartialDir` and commits it, so a run's
+//! `linked/` never mixes tables of two runs. The SQL uses only built-in functions, so the same
+//! files run on DuckDB and on a stock Ballista cluster. Parameters (`$reference_date`,
+//! `$start_12m`, `$start_24m`, `$outcome_end`) are bound as typed date literals; nothing is
+//! edited into the files. The engine, the SQL files and their parameters are `phm-sql`'s;
+//! `phm-link` never reads the identifiable zone.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter};
-use datafusion::prelude::*;
-
-pub use crate::params::{Dates, add_months, bind, date_literal};
-
-/// The extracts the pseudonymised zone may hold, registered as tables when present.
-pub const EXTRACT_TABLES: [&str; 9] = [
-    "gp_registrations",
-    "gp_events",
-    "gp_medications",
-    "apc",
-    "op",
-    "ecds",
-    "ambulance",
-    "community",
-    "mental_health",
-];
+use datafusion::parquet::basic::Compression;
+use datafusion::prelude::{DataFrame, ParquetReadOptions};
+use phm_run::RunLayout;
+use phm_run::atomic::{self, AtomicFile, Privacy};
+use phm_sql::{Dates, SessionSettings, SqlError, engine, failed};
 
 /// What to link.
 #[derive(Debug, Clone)]
@@ -45,30 +29,23 @@ pub struct LinkConfig {
     pub sql_dir: Option<PathBuf>,
     /// Window dates.
     pub dates: Dates,
-    /// Memory for the session (bytes); sorts and aggregates spill beyond it.
-    pub memory_limit: usize,
-    /// Where spills go (default: the system temporary folder).
-    pub spill_dir: Option<PathBuf>,
+    /// The engine's memory, spill folder and partitions.
+    pub session: SessionSettings,
 }
 
 /// Why linkage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    /// A SQL file or dataset could not be read or written.
+    /// The engine, a SQL file or a dataset failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// The output folder could not be made or tidied.
     #[error("cannot use `{path}`: {source}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The error.
         source: std::io::Error,
-    },
-    /// DataFusion failed on a step.
-    #[error("`{step}` failed: {message}")]
-    Engine {
-        /// The SQL file or operation.
-        step: String,
-        /// DataFusion's message.
-        message: String,
     },
     /// A SQL file names a parameter the runner does not have.
     #[error("`{file}` uses `${name}`, which is not a parameter; parameters are {known}")]
@@ -87,228 +64,73 @@ pub enum LinkError {
     NoRegistrations(PathBuf),
     /// A SQL step reads an extract the run does not have.
     #[error(
-        "`{file}` reads `{extract}`, but there is no `{extract}` dataset under `{run}/pseudonymised/`\nhint: ingest an `{extract}` extract (a file with only the header line is enough when a source sends no data), or remove `{extract}` from the SQL"
+        "`{file}` reads `{extract}`, but there is no `{extract}` dataset under `{folder}`\nhint: ingest an `{extract}` extract (a file with only the header line is enough when a source sends no data), or remove `{extract}` from the SQL"
     )]
     MissingExtract {
         /// The SQL file.
         file: String,
         /// The extract.
         extract: String,
-        /// The run.
-        run: String,
+        /// The run's `pseudonymised/` folder.
+        folder: String,
     },
+    /// The SQL steps do not make a table `phm link` publishes.
+    #[error(
+        "the SQL steps made no `{0}` table\nhint: `phm link` publishes {published}: keep a file named like `05_{0}.sql` in the SQL folder",
+        published = PUBLISHED_STEPS.map(|t| format!("`{t}`")).join(" and ")
+    )]
+    MissingTable(String),
 }
 
-fn engine(step: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> LinkError + '_ {
-    move |e| LinkError::Engine {
-        step: step.to_owned(),
-        message: e.to_string(),
-    }
-}
+/// The steps written to the output folder (sorted by pseudonym); the rest are working tables.
+pub const PUBLISHED_STEPS: [&str; 2] = ["spine", "features"];
 
-/// A session with an explicit memory pool and a spill directory.
-pub fn session(memory_limit: usize, spill_dir: Option<&Path>) -> Result<SessionContext, LinkError> {
-    let disk = match spill_dir {
-        Some(d) => DiskManagerBuilder::default()
-            .with_mode(DiskManagerMode::Directories(vec![d.to_owned()])),
-        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
-    };
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(TrackConsumersPool::new(
-            FairSpillPool::new(memory_limit),
-            std::num::NonZeroUsize::new(5).expect("5 is not zero"),
-        )))
-        .with_disk_manager_builder(disk)
-        .build_arc()
-        .map_err(engine("session"))?;
-    let mut config = SessionConfig::new().with_target_partitions(2);
-    // Read strings as plain Utf8: string views share large buffers between batches, and the
-    // memory pool then counts a buffer once per batch, so sorts give up long before memory
-    // is really used.
-    config
-        .options_mut()
-        .execution
-        .parquet
-        .schema_force_view_types = false;
-    // A data engineer may tune any DataFusion option without a rebuild:
-    // `DATAFUSION_EXECUTION_TARGET_PARTITIONS=4 phm link ...` (names as in DataFusion's
-    // configuration, upper case, dots as underscores).
-    let keys: Vec<String> = config
-        .options()
-        .entries()
-        .into_iter()
-        .map(|e| e.key)
-        .collect();
-    for key in keys {
-        let env = key.to_uppercase().replace('.', "_");
-        if let Ok(value) = std::env::var(&env)
-            && let Err(e) = config.options_mut().set(&key, &value)
-        {
-            tracing::warn!(option = %key, error = %e, "ignored a DATAFUSION_ setting");
-        }
-    }
-    Ok(SessionContext::new_with_config_rt(config, runtime))
-}
-
-/// Register every extract dataset present under `run/pseudonymised/`.
-pub async fn register_extracts(ctx: &SessionContext, run: &Path) -> Result<Vec<String>, LinkError> {
-    let mut registered = Vec::new();
-    for table in EXTRACT_TABLES {
-        let dir = run.join("pseudonymised").join(table);
-        if dir.is_dir() {
-            let path = format!("{}/", dir.display());
-            ctx.register_parquet(table, &path, ParquetReadOptions::default())
-                .await
-                .map_err(engine(table))?;
-            registered.push(table.to_owned());
-        }
-    }
-    Ok(registered)
-}
-
-/// The SQL files of `sql/` as built into this binary, used when no folder is given.
-pub const BUILTIN_SQL: [(&str, &str); 5] = [
-    ("01_spine.sql", include_str!("../../../sql/01_spine.sql")),
-    ("02_spells.sql", include_str!("../../../sql/02_spells.sql")),
-    (
-        "03_activity.sql",
-        include_str!("../../../sql/03_activity.sql"),
-    ),
-    (
-        "04_outcome.sql",
-        include_str!("../../../sql/04_outcome.sql"),
-    ),
-    (
-        "05_features.sql",
-        include_str!("../../../sql/05_features.sql"),
-    ),
-];
-
-fn table_name(stem: &str) -> String {
-    stem.split_once('_')
-        .filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
-        .map_or(stem.to_owned(), |(_, rest)| rest.to_owned())
-}
-
-/// The SQL steps to run: from a folder (name order), or the built-in ones; as (table name,
-/// file name, text).
-pub fn sql_steps(dir: Option<&Path>) -> Result<Vec<(String, String, String)>, LinkError> {
-    match dir {
-        Some(d) => sql_files(d),
-        None => Ok(BUILTIN_SQL
-            .iter()
-            .map(|(f, t)| {
-                (
-                    table_name(f.trim_end_matches(".sql")),
-                    (*f).to_owned(),
-                    (*t).to_owned(),
-                )
-            })
-            .collect()),
-    }
-}
-
-/// The SQL files of a folder, in name order, as (table name, file name, text).
-pub fn sql_files(dir: &Path) -> Result<Vec<(String, String, String)>, LinkError> {
-    let io = |source| LinkError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let file = p
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let stem = p
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let name = table_name(&stem);
-            let text = std::fs::read_to_string(&p).map_err(|source| LinkError::Io {
-                path: p.clone(),
-                source,
-            })?;
-            Ok((name, file, text))
-        })
-        .collect()
-}
-
-/// Run the linkage and write `out/spine.parquet` and `out/features.parquet`; returns the
-/// number of patients in the feature table. Everything is built in a `.partial` folder beside
-/// `out` and renamed into place at the end, so `out` never mixes tables of two runs and a run
-/// that fails leaves the previous one whole.
+/// Run the linkage and write `spine.parquet` and `features.parquet` into `out` (created if
+/// missing); returns the number of patients in the feature table. Working tables are kept in
+/// `out/.steps/` while the steps run and removed at the end. The caller makes `out` a
+/// `phm_run::PartialDir` and commits it, so a run that fails leaves the previous tables whole.
 pub fn link(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| LinkError::Io {
-            path: out.to_owned(),
-            source,
-        })?;
+    phm_sql::block_on(link_async(cfg, out))
+}
+
+/// A published table's file in the output folder, named as the run layout names it.
+fn table_file(run: &RunLayout, out: &Path, table: &str) -> PathBuf {
+    let path = run.linked_table(table);
+    out.join(path.file_name().expect("a table file has a name"))
+}
+
+async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
+    let run = RunLayout::at(&cfg.run);
+    let ctx = phm_sql::session(&cfg.session)?;
+    let tables = phm_sql::register_extracts(&ctx, &run).await?;
+    if !tables.iter().any(|t| t == "gp_registrations") {
+        return Err(LinkError::NoRegistrations(cfg.run.clone()));
+    }
+    let steps = phm_sql::sql_steps(cfg.sql_dir.as_deref())?;
+    let extracts = phm_sql::extract_tables();
+    for (_, file, text) in &steps {
+        if let Some(extract) = extracts
+            .iter()
+            .find(|t| !tables.contains(t) && phm_sql::mentions(text, t))
+        {
+            return Err(LinkError::MissingExtract {
+                file: file.clone(),
+                extract: extract.clone(),
+                folder: run.pseudonymised().display().to_string(),
+            });
+        }
+    }
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| LinkError::Io { path, source }
     };
-    let name = out
-        .file_name()
-        .map_or_else(|| "linked".into(), |n| n.to_string_lossy().into_owned());
-    let partial = out.with_file_name(format!(".{name}.partial"));
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
-    }
-    let result = rt.block_on(link_async(cfg, &partial));
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&partial);
-        return result;
-    }
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(io(out))?;
-    }
-    std::fs::rename(&partial, out).map_err(io(out))?;
-    result
-}
-
-async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
-    let ctx = session(cfg.memory_limit, cfg.spill_dir.as_deref())?;
-    let tables = register_extracts(&ctx, &cfg.run).await?;
-    if !tables.iter().any(|t| t == "gp_registrations") {
-        return Err(LinkError::NoRegistrations(cfg.run.clone()));
-    }
-    let steps = sql_steps(cfg.sql_dir.as_deref())?;
-    for (_, file, text) in &steps {
-        if let Some(extract) = EXTRACT_TABLES
-            .iter()
-            .find(|t| !tables.iter().any(|x| x == *t) && mentions(text, t))
-        {
-            return Err(LinkError::MissingExtract {
-                file: file.clone(),
-                extract: (*extract).to_owned(),
-                run: cfg.run.display().to_string(),
-            });
-        }
-    }
-    std::fs::create_dir_all(out).map_err(|source| LinkError::Io {
-        path: out.to_owned(),
-        source,
-    })?;
+    atomic::create_dir_all(out, Privacy::Shared).map_err(io(out))?;
     // Steps that later steps read are written to Parquet here and read back, as a database
     // keeps a table: memory stays bounded and the engine's accounting stays true.
     let work = out.join(".steps");
     let mut rows = 0;
     for (k, (table, file, text)) in steps.iter().enumerate() {
-        let sql = bind(text, &cfg.dates).map_err(|name| LinkError::UnknownParameter {
+        let sql = phm_sql::bind(text, &cfg.dates).map_err(|name| LinkError::UnknownParameter {
             file: file.clone(),
             name,
             known: Dates::NAMES.join(", "),
@@ -316,21 +138,19 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
         let started = std::time::Instant::now();
         let df = ctx.sql(&sql).await.map_err(engine(file))?;
         let published = PUBLISHED_STEPS.contains(&table.as_str());
-        let read_later = steps[k + 1..].iter().any(|(_, _, t)| mentions(t, table));
+        let read_later = steps[k + 1..]
+            .iter()
+            .any(|(_, _, t)| phm_sql::mentions(t, table));
         let path = if published {
             // Published tables are written once, sorted, where readers find them.
-            let path = out.join(format!("{table}.parquet"));
+            let path = table_file(&run, out, table);
             rows = write_sorted(df, &path, file).await?;
             Some(path)
         } else if read_later {
             // Steps that later steps read are kept as uncompressed Parquet and read back, as a
             // database keeps a table: memory stays bounded and the engine's accounting true.
-            std::fs::create_dir_all(&work).map_err(|source| LinkError::Io {
-                path: work.clone(),
-                source,
-            })?;
             let path = work.join(format!("{table}.parquet"));
-            write_parquet_with(df, &path, file, "uncompressed").await?;
+            phm_sql::write_parquet_with(df, &path, file, Compression::UNCOMPRESSED).await?;
             Some(path)
         } else {
             ctx.register_table(table.as_str(), df.into_view())
@@ -349,56 +169,15 @@ async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
         tracing::info!(step = %file, seconds = started.elapsed().as_secs_f64(), "linkage step");
     }
     for name in PUBLISHED_STEPS {
-        if !out.join(format!("{name}.parquet")).is_file() {
-            return Err(LinkError::Engine {
-                step: name.to_owned(),
-                message: format!("the SQL steps made no `{name}` table"),
-            });
+        if !table_file(&run, out, name).is_file() {
+            return Err(LinkError::MissingTable(name.to_owned()));
         }
     }
     if work.exists() {
-        std::fs::remove_dir_all(&work).map_err(|source| LinkError::Io {
-            path: work.clone(),
-            source,
-        })?;
+        std::fs::remove_dir_all(&work).map_err(io(&work))?;
     }
     Ok(rows)
 }
-
-/// The steps written to `linked/` (sorted by pseudonym); the rest are working tables.
-pub const PUBLISHED_STEPS: [&str; 2] = ["spine", "features"];
-
-/// SQL text without its `--` comments.
-fn strip_comments(sql: &str) -> String {
-    sql.lines()
-        .map(|l| l.split_once("--").map_or(l, |(code, _)| code))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Whether SQL text names a table (as a whole word, outside `--` comments).
-fn mentions(sql: &str, table: &str) -> bool {
-    let sql = strip_comments(sql);
-    sql.match_indices(table).any(|(i, _)| {
-        let before = sql[..i].chars().next_back();
-        let after = sql[i + table.len()..].chars().next();
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        !word(before) && !word(after)
-    })
-}
-
-/// Write a frame as one Parquet file, atomically (temporary name, then rename); returns the
-/// number of rows written. Published files are zstd-compressed.
-pub async fn write_single_parquet(
-    df: DataFrame,
-    dest: &Path,
-    step: &str,
-) -> Result<usize, LinkError> {
-    write_parquet_with(df, dest, step, "zstd(1)").await
-}
-
-/// Rows per row group (and per write) of a published table.
-const PUBLISHED_ROWS: usize = 65_536;
 
 /// Write a patient-level step sorted by pseudonym, zstd-compressed, atomically; returns the
 /// number of rows. The table is held once in memory, compacted, and its order computed on the
@@ -409,62 +188,46 @@ async fn write_sorted(df: DataFrame, dest: &Path, step: &str) -> Result<usize, L
     use datafusion::arrow::array::UInt32Array;
     use datafusion::arrow::compute::{concat_batches, take_record_batch};
     use datafusion::parquet::arrow::ArrowWriter;
-    use datafusion::parquet::basic::{Compression, ZstdLevel};
     use datafusion::parquet::file::properties::WriterProperties;
     use datafusion::parquet::schema::types::ColumnPath;
 
-    let failed = |e: &dyn std::fmt::Display| LinkError::Engine {
-        step: step.to_owned(),
-        message: e.to_string(),
-    };
+    let fail = |e: &dyn std::fmt::Display| LinkError::Sql(failed(step, e));
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(engine(step))?;
-    let table = concat_batches(&schema, &batches).map_err(|e| failed(&e))?;
+    let table = concat_batches(&schema, &batches).map_err(|e| fail(&e))?;
     drop(batches);
     let key = table
         .column_by_name("pseudonym")
-        .ok_or_else(|| LinkError::Engine {
-            step: step.to_owned(),
-            message: "a published table needs a `pseudonym` column".to_owned(),
-        })?;
-    let order = pseudonym_order(key).map_err(|e| failed(&e))?;
-    let tmp = dest.with_extension("parquet.tmp");
-    let io = |source| LinkError::Io {
-        path: tmp.clone(),
+        .ok_or_else(|| fail(&"a published table needs a `pseudonym` column"))?;
+    let order = pseudonym_order(key).map_err(|e| fail(&e))?;
+    let file = AtomicFile::create(dest, Privacy::Shared).map_err(|source| LinkError::Io {
+        path: dest.to_owned(),
         source,
-    };
-    let file = std::fs::File::create(&tmp).map_err(io)?;
-    let level = ZstdLevel::try_new(1).map_err(|e| failed(&e))?;
+    })?;
     // Pseudonyms are unique in a published table: a dictionary would only cost time.
     let props = WriterProperties::builder()
         .set_column_dictionary_enabled(ColumnPath::from("pseudonym"), false)
-        .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_row_count(Some(PUBLISHED_ROWS))
+        .set_compression(phm_sql::published_compression())
+        .set_max_row_group_row_count(Some(phm_sql::ROW_GROUP_ROWS))
         .build();
-    let writer = ArrowWriter::try_new(
-        std::io::BufWriter::new(file),
-        Arc::clone(&schema),
-        Some(props),
-    )
-    .map_err(|e| failed(&e))?;
-    let (mut writer, factory) = writer.into_serialized_writer().map_err(|e| failed(&e))?;
-    for (group, rows) in order.chunks(PUBLISHED_ROWS).enumerate() {
+    let writer =
+        ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).map_err(|e| fail(&e))?;
+    let (mut writer, factory) = writer.into_serialized_writer().map_err(|e| fail(&e))?;
+    for (group, rows) in order.chunks(phm_sql::ROW_GROUP_ROWS).enumerate() {
         let part =
-            take_record_batch(&table, &UInt32Array::from(rows.to_vec())).map_err(|e| failed(&e))?;
-        let columns = factory
-            .create_column_writers(group)
-            .map_err(|e| failed(&e))?;
-        let chunks = encode_columns(&schema, &part, columns).map_err(|e| failed(&e))?;
-        let mut row_group = writer.next_row_group().map_err(|e| failed(&e))?;
+            take_record_batch(&table, &UInt32Array::from(rows.to_vec())).map_err(|e| fail(&e))?;
+        let columns = factory.create_column_writers(group).map_err(|e| fail(&e))?;
+        let chunks = encode_columns(&schema, &part, columns).map_err(|e| fail(&e))?;
+        let mut row_group = writer.next_row_group().map_err(|e| fail(&e))?;
         for chunk in chunks {
             chunk
                 .append_to_row_group(&mut row_group)
-                .map_err(|e| failed(&e))?;
+                .map_err(|e| fail(&e))?;
         }
-        row_group.close().map_err(|e| failed(&e))?;
+        row_group.close().map_err(|e| fail(&e))?;
     }
-    writer.close().map_err(|e| failed(&e))?;
-    std::fs::rename(&tmp, dest).map_err(|source| LinkError::Io {
+    let file = writer.into_inner().map_err(|e| fail(&e))?;
+    file.commit().map_err(|source| LinkError::Io {
         path: dest.to_owned(),
         source,
     })?;
@@ -554,39 +317,6 @@ fn pseudonym_order(
     Ok(order)
 }
 
-/// [`write_single_parquet`] with a compression (`uncompressed`, `zstd(1)`, ...).
-async fn write_parquet_with(
-    df: DataFrame,
-    dest: &Path,
-    step: &str,
-    compression: &str,
-) -> Result<usize, LinkError> {
-    let tmp = dest.with_extension("parquet.tmp");
-    let mut options = datafusion::config::TableParquetOptions::default();
-    options.global.compression = Some(compression.to_owned());
-    let counts = df
-        .write_parquet(
-            &tmp.to_string_lossy(),
-            DataFrameWriteOptions::new().with_single_file_output(true),
-            Some(options),
-        )
-        .await
-        .map_err(engine(step))?;
-    std::fs::rename(&tmp, dest).map_err(|source| LinkError::Io {
-        path: dest.to_owned(),
-        source,
-    })?;
-    let rows = counts
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<datafusion::arrow::array::UInt64Array>()
-        })
-        .map_or(0, |c| c.value(0));
-    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -606,14 +336,5 @@ mod tests {
         let mut expected = values.to_vec();
         expected.sort_by_key(|v| (v.is_none(), *v));
         assert_eq!(sorted, expected);
-    }
-
-    #[test]
-    fn a_table_is_mentioned_as_a_whole_word() {
-        assert!(super::mentions("SELECT * FROM spells AS s", "spells"));
-        assert!(super::mentions("JOIN spine\nON", "spine"));
-        assert!(!super::mentions("SELECT spine_id FROM x", "spine"));
-        assert!(!super::mentions("FROM my_spells", "spells"));
-        assert!(!super::mentions("-- reads spells\nSELECT 1", "spells"));
     }
 }

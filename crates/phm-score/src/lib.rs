@@ -7,7 +7,9 @@
 //! 2 years of admitted care, and the electronic Frailty Index from GP events on or before the
 //! date and medicines in the last 12 months, each with its band or category and its
 //! components. Every code list and weight is data in `codelists/`, with its source.
-//! The rows to score are selected with SQL on DataFusion; codes are matched in Rust.
+//! The rows to score are selected with SQL on the engine of `phm-sql`; codes are matched in
+//! Rust. The table is written into the folder the caller gives (a `phm_run::PartialDir` it
+//! commits as the run's `scores/`).
 
 mod codes;
 pub mod icd10;
@@ -26,6 +28,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::*;
 use futures::StreamExt as _;
 use phm_contract::date::Day;
+use phm_run::RunLayout;
+use phm_sql::{SessionSettings, SqlError, add_months, date_literal};
 
 use crate::scores::{Comorbidity, Efi, Hfrs};
 
@@ -42,8 +46,8 @@ pub struct ScoreConfig {
     pub hfrs_months: u32,
     /// Look-back for the eFI's polypharmacy, in months (12).
     pub medicines_months: u32,
-    /// Memory for the query engine (bytes).
-    pub memory_limit: usize,
+    /// The engine's memory, spill folder and partitions.
+    pub session: SessionSettings,
 }
 
 impl ScoreConfig {
@@ -55,7 +59,7 @@ impl ScoreConfig {
             comorbidity_months: 60,
             hfrs_months: 24,
             medicines_months: 12,
-            memory_limit: 1 << 30,
+            session: SessionSettings::default(),
         }
     }
 }
@@ -70,7 +74,7 @@ pub enum ScoreError {
     NoSpine(PathBuf),
     /// The query engine or a file failed.
     #[error(transparent)]
-    Link(#[from] phm_link::LinkError),
+    Sql(#[from] SqlError),
     /// `DataFusion` failed on a step.
     #[error("scoring step `{step}` failed: {message}")]
     Engine {
@@ -148,29 +152,21 @@ struct Sources<'a> {
     lists: &'a Lists,
 }
 
-/// Score the patients of a run's spine and write `<run>/scores/scores.parquet`.
-pub fn score(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| {
-            ScoreError::Link(phm_link::LinkError::Io {
-                path: cfg.run.clone(),
-                source,
-            })
-        })?;
-    rt.block_on(score_async(cfg))
+/// Score the patients of a run's spine and write `scores.parquet` into `out` (the run's
+/// `scores/` folder, or the partial folder the caller commits as it).
+pub fn score(cfg: &ScoreConfig, out: &Path) -> Result<ScoreSummary, ScoreError> {
+    phm_sql::block_on(score_async(cfg, out))
 }
 
-async fn score_async(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
+async fn score_async(cfg: &ScoreConfig, out: &Path) -> Result<ScoreSummary, ScoreError> {
     let started = std::time::Instant::now();
-    let spine = cfg.run.join("linked").join("spine.parquet");
+    let run = RunLayout::at(&cfg.run);
+    let spine = run.linked_table("spine");
     if !spine.is_file() {
         return Err(ScoreError::NoSpine(cfg.run.clone()));
     }
-    let ctx = phm_link::session(cfg.memory_limit, None)?;
-    let tables = phm_link::register_extracts(&ctx, &cfg.run).await?;
+    let ctx = phm_sql::session(&cfg.session)?;
+    let tables = phm_sql::register_extracts(&ctx, &run).await?;
     ctx.register_parquet(
         "spine",
         &spine.to_string_lossy(),
@@ -203,13 +199,19 @@ async fn score_async(cfg: &ScoreConfig) -> Result<ScoreSummary, ScoreError> {
     }
     let batch = output(&patients, &findings.found, &lists)?;
     let summary = summarise(&batch, patients.len());
-    let out = cfg.run.join("scores");
-    std::fs::create_dir_all(&out).map_err(|source| phm_link::LinkError::Io {
-        path: out.clone(),
-        source,
-    })?;
-    let df = ctx.read_batch(batch).map_err(engine("output"))?;
-    phm_link::write_single_parquet(df, &out.join("scores.parquet"), "scores").await?;
+    // Rows in spine order, written as they are: the same bytes whatever the partitions.
+    let dest = out.join(
+        run.scores_file()
+            .file_name()
+            .expect("the scores file has a name"),
+    );
+    phm_sql::write_batches(
+        batch.schema(),
+        [batch],
+        &dest,
+        "scores",
+        phm_sql::published_compression(),
+    )?;
     tracing::info!(
         patients = patients.len(),
         seconds = started.elapsed().as_secs_f64(),
@@ -265,14 +267,14 @@ async fn spine_patients(ctx: &SessionContext) -> Result<Vec<String>, ScoreError>
 async fn diagnoses(sources: Sources<'_>, findings: &mut Findings<'_>) -> Result<(), ScoreError> {
     let Sources { ctx, cfg, lists } = sources;
     let reference = cfg.reference_date;
-    let start = phm_link::add_months(reference, -months(cfg.comorbidity_months));
-    let hfrs_start = phm_link::add_months(reference, -months(cfg.hfrs_months));
+    let start = add_months(reference, -months(cfg.comorbidity_months));
+    let hfrs_start = add_months(reference, -months(cfg.hfrs_months));
     let sql = format!(
         "SELECT pseudonym, admission_date > {hfrs} AS recent, primary_diagnosis, secondary_diagnoses \
          FROM apc WHERE admission_date > {start} AND admission_date <= {reference}",
-        hfrs = phm_link::date_literal(hfrs_start),
-        start = phm_link::date_literal(start),
-        reference = phm_link::date_literal(reference),
+        hfrs = date_literal(hfrs_start),
+        start = date_literal(start),
+        reference = date_literal(reference),
     );
     for_each_batch(ctx, &sql, "diagnoses", |b| {
         let pseudonym = text(b, 0, "diagnoses")?;
@@ -320,7 +322,7 @@ async fn frailty_events(
     let Sources { ctx, cfg, lists } = sources;
     let sql = format!(
         "SELECT pseudonym, snomed_concept_id FROM gp_events WHERE event_date <= {}",
-        phm_link::date_literal(cfg.reference_date)
+        date_literal(cfg.reference_date)
     );
     for_each_batch(ctx, &sql, "frailty events", |b| {
         let pseudonym = text(b, 0, "frailty events")?;
@@ -342,12 +344,12 @@ async fn frailty_events(
 async fn polypharmacy(sources: Sources<'_>, findings: &mut Findings<'_>) -> Result<(), ScoreError> {
     let Sources { ctx, cfg, lists } = sources;
     let reference = cfg.reference_date;
-    let start = phm_link::add_months(reference, -months(cfg.medicines_months));
+    let start = add_months(reference, -months(cfg.medicines_months));
     let sql = format!(
         "SELECT pseudonym, COUNT(DISTINCT dmd_code) AS medicines FROM gp_medications \
          WHERE issue_date > {} AND issue_date <= {} GROUP BY pseudonym",
-        phm_link::date_literal(start),
-        phm_link::date_literal(reference)
+        date_literal(start),
+        date_literal(reference)
     );
     let bit = lists.efi.polypharmacy();
     for_each_batch(ctx, &sql, "polypharmacy", |b| {
@@ -481,9 +483,4 @@ fn summarise(batch: &RecordBatch, patients: usize) -> ScoreSummary {
         efi_categories: count("efi_category", &["fit", "mild", "moderate", "severe"]),
         hfrs_bands: count("hfrs_band", &["low", "intermediate", "high"]),
     }
-}
-
-/// The path scores are written to for a run.
-pub fn scores_path(run: &Path) -> PathBuf {
-    run.join("scores").join("scores.parquet")
 }

@@ -1,9 +1,11 @@
 //! `phm link` and `phm query`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::Datelike as _;
+use phm_run::{PartialDir, Privacy, RunLayout};
+use phm_sql::SessionSettings;
 
 use crate::pipeline::Pipeline;
 
@@ -22,8 +24,13 @@ Examples:
   phm link --run /tmp/run --reference-date 2025-04-01 --sql-dir sql";
 
 pub const QUERY_HELP: &str = "\
-Tables: the extracts under <run>/pseudonymised/ (gp_events, apc, ...) and the tables under
-<run>/linked/ (spine, features). The identifiable zone is never queryable.
+Tables: the extracts under <run>/pseudonymised/ (gp_events, apc, ...) and the published tables
+under <run>/linked/ (spine, features) and <run>/scores/ (scores). The identifiable zone is never
+queryable.
+
+Read only: one SELECT (or WITH ... SELECT) at a time over those tables. COPY, CREATE, INSERT,
+SET and other statements, table functions such as read_parquet('...'), and files or URLs named
+as tables (FROM '/path') are refused before anything runs; --out writes outside the run only.
 
 Examples:
   phm query --run /tmp/run --tables
@@ -92,6 +99,35 @@ pub fn reference_day(
     ))
 }
 
+/// The engine settings of a pipeline definition.
+pub fn session(p: &Pipeline) -> SessionSettings {
+    SessionSettings {
+        memory_limit: p.link.memory_limit_mb << 20,
+        spill_dir: p.link.spill_dir.clone(),
+        target_partitions: None,
+    }
+}
+
+/// What `phm link` (and `phm run`) link: a run as of a date, with the definition's windows.
+pub fn config(
+    p: &Pipeline,
+    day: phm_contract::date::Day,
+    run: &Path,
+    sql_dir: Option<PathBuf>,
+) -> phm_link::LinkConfig {
+    phm_link::LinkConfig {
+        run: run.to_owned(),
+        sql_dir,
+        dates: phm_sql::Dates::new(
+            day,
+            p.link.lookback_short_months,
+            p.link.lookback_long_months,
+            p.link.outcome_months,
+        ),
+        session: session(p),
+    }
+}
+
 #[allow(clippy::print_stdout)]
 pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
     let p = Pipeline::load_or_default(args.pipeline.as_deref())?;
@@ -100,21 +136,15 @@ pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
         .sql_dir
         .clone()
         .or_else(|| Some(PathBuf::from("sql")).filter(|d| d.is_dir()));
-    let cfg = phm_link::LinkConfig {
-        run: args.run.clone(),
-        sql_dir,
-        dates: phm_link::Dates::new(
-            day,
-            p.link.lookback_short_months,
-            p.link.lookback_long_months,
-            p.link.outcome_months,
-        ),
-        memory_limit: p.link.memory_limit_mb << 20,
-        spill_dir: p.link.spill_dir.clone(),
-    };
+    let cfg = config(&p, day, &args.run, sql_dir);
     let started = std::time::Instant::now();
-    let out = args.run.join("linked");
-    let rows = phm_link::link(&cfg, &out).context("`phm link` did not finish")?;
+    let out = RunLayout::at(&args.run).linked();
+    let partial = PartialDir::create(&out, Privacy::Shared)
+        .with_context(|| format!("cannot create `{}`", out.display()))?;
+    let rows = phm_link::link(&cfg, partial.path()).context("`phm link` did not finish")?;
+    partial
+        .commit()
+        .with_context(|| format!("cannot put `{}` in place", out.display()))?;
     println!(
         "Linked {rows} patients as of {} in {:.1} s: {}/spine.parquet, {}/features.parquet",
         phm_contract::date::iso(day),
@@ -127,8 +157,10 @@ pub fn link(args: &LinkArgs) -> anyhow::Result<()> {
 
 #[allow(clippy::print_stdout)]
 pub fn query(args: &QueryArgs) -> anyhow::Result<()> {
+    let run = RunLayout::at(&args.run);
+    let settings = SessionSettings::default();
     if args.tables {
-        print!("{}", phm_link::query::describe(&args.run)?);
+        print!("{}", phm_sql::query::describe(&run, &settings)?);
         return Ok(());
     }
     let Some(sql) = &args.sql else {
@@ -137,14 +169,14 @@ pub fn query(args: &QueryArgs) -> anyhow::Result<()> {
         );
     };
     let format = match args.format {
-        Format::Table => phm_link::query::Format::Table,
-        Format::Csv => phm_link::query::Format::Csv,
-        Format::Json => phm_link::query::Format::Json,
-        Format::Parquet => phm_link::query::Format::Parquet,
+        Format::Table => phm_sql::query::Format::Table,
+        Format::Csv => phm_sql::query::Format::Csv,
+        Format::Json => phm_sql::query::Format::Json,
+        Format::Parquet => phm_sql::query::Format::Parquet,
     };
-    let text = phm_link::query::run(&args.run, sql, format, args.out.as_deref())?;
+    let text = phm_sql::query::run(&run, sql, format, args.out.as_deref(), &settings)?;
     print!("{text}");
-    if format == phm_link::query::Format::Table && !text.ends_with('\n') {
+    if format == phm_sql::query::Format::Table && !text.ends_with('\n') {
         println!();
     }
     Ok(())

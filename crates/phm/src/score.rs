@@ -1,8 +1,9 @@
 //! `phm score`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use phm_run::{PartialDir, Privacy, RunLayout};
 
 use crate::pipeline::Pipeline;
 
@@ -31,17 +32,30 @@ pub struct ScoreArgs {
     reference_date: Option<chrono::NaiveDate>,
 }
 
+/// What `phm score` (and `phm run`) score: a run as of a date, with the definition's
+/// look-backs and engine settings.
+pub fn config(p: &Pipeline, day: phm_contract::date::Day, run: &Path) -> phm_score::ScoreConfig {
+    let mut cfg = phm_score::ScoreConfig::new(run.to_owned(), day);
+    cfg.comorbidity_months = p.score.comorbidity_lookback_months;
+    cfg.hfrs_months = p.score.hfrs_lookback_months;
+    cfg.medicines_months = p.score.medicines_lookback_months;
+    cfg.session = crate::link::session(p);
+    cfg
+}
+
 #[allow(clippy::print_stdout)]
 pub fn run(args: &ScoreArgs) -> anyhow::Result<()> {
     let p = Pipeline::load_or_default(args.pipeline.as_deref())?;
     let day = crate::link::reference_day(args.reference_date, &p)?;
-    let mut cfg = phm_score::ScoreConfig::new(args.run.clone(), day);
-    cfg.comorbidity_months = p.score.comorbidity_lookback_months;
-    cfg.hfrs_months = p.score.hfrs_lookback_months;
-    cfg.medicines_months = p.score.medicines_lookback_months;
-    cfg.memory_limit = p.link.memory_limit_mb << 20;
+    let cfg = config(&p, day, &args.run);
+    let layout = RunLayout::at(&args.run);
     let started = std::time::Instant::now();
-    let summary = phm_score::score(&cfg).context("`phm score` did not finish")?;
+    let partial = PartialDir::create(&layout.scores(), Privacy::Shared)
+        .with_context(|| format!("cannot create `{}`", layout.scores().display()))?;
+    let summary = phm_score::score(&cfg, partial.path()).context("`phm score` did not finish")?;
+    partial
+        .commit()
+        .with_context(|| format!("cannot put `{}` in place", layout.scores().display()))?;
     let show = |counts: &[(&str, usize)]| {
         counts
             .iter()
@@ -54,7 +68,7 @@ pub fn run(args: &ScoreArgs) -> anyhow::Result<()> {
         summary.patients,
         phm_contract::date::iso(day),
         started.elapsed().as_secs_f64(),
-        phm_score::scores_path(&args.run).display()
+        layout.scores_file().display()
     );
     println!("  eFI:  {}", show(&summary.efi_categories));
     println!("  HFRS: {}", show(&summary.hfrs_bands));

@@ -421,7 +421,14 @@ fn hand_built_fixture_gives_the_hand_written_feature_table() {
         "SELECT pseudonym, practice_code, age, age_band, lsoa_code, imd_decile, {}, months_since_last_emergency_admission, emergency_admission_next_12m FROM features",
         COUNT_COLUMNS.join(", ")
     );
-    let csv = phm_link::query::run(&run, &sql, phm_link::query::Format::Csv, None).unwrap();
+    let csv = phm_sql::query::run(
+        &phm_run::RunLayout::at(&run),
+        &sql,
+        phm_sql::query::Format::Csv,
+        None,
+        &phm_sql::SessionSettings::default(),
+    )
+    .unwrap();
     let mut got: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for line in csv.lines().skip(1) {
         let f: Vec<String> = line.split(',').map(str::to_owned).collect();

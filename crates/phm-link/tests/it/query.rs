@@ -1,6 +1,25 @@
-//! `phm query`: outputs other tools open unchanged, helpful errors, no identifiable zone.
+//! `phm query` over a linked run: outputs other tools open unchanged, helpful errors, no
+//! identifiable zone; and `phm link`'s published tables and failures.
 
-use phm_link::query::{self, Format, QueryError};
+use phm_run::RunLayout;
+use phm_sql::SessionSettings;
+use phm_sql::query::{self, Format, QueryError};
+
+/// `phm query` with the default session.
+fn q(
+    run: &std::path::Path,
+    sql: &str,
+    format: Format,
+    out: Option<&std::path::Path>,
+) -> Result<String, QueryError> {
+    query::run(
+        &RunLayout::at(run),
+        sql,
+        format,
+        out,
+        &SessionSettings::default(),
+    )
+}
 
 fn sample_run() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
@@ -19,7 +38,7 @@ fn sample_run() -> (tempfile::TempDir, std::path::PathBuf) {
 fn outputs_open_in_duckdb_polars_and_pyarrow() {
     let (tmp, run) = sample_run();
     let sql = "SELECT pseudonym, age, age_band, emergency_admissions_12m, months_since_last_emergency_admission FROM features ORDER BY pseudonym";
-    let expected_rows = query::run(
+    let expected_rows = q(
         &run,
         "SELECT COUNT(*) AS n FROM features",
         Format::Csv,
@@ -28,12 +47,12 @@ fn outputs_open_in_duckdb_polars_and_pyarrow() {
     .unwrap();
     let n: usize = expected_rows.lines().nth(1).unwrap().parse().unwrap();
     let out = tmp.path();
-    query::run(&run, sql, Format::Parquet, Some(&out.join("q.parquet"))).unwrap();
-    query::run(&run, sql, Format::Csv, Some(&out.join("q.csv"))).unwrap();
-    query::run(&run, sql, Format::Json, Some(&out.join("q.json"))).unwrap();
-    let stdout_csv = query::run(&run, sql, Format::Csv, None).unwrap();
+    q(&run, sql, Format::Parquet, Some(&out.join("q.parquet"))).unwrap();
+    q(&run, sql, Format::Csv, Some(&out.join("q.csv"))).unwrap();
+    q(&run, sql, Format::Json, Some(&out.join("q.json"))).unwrap();
+    let stdout_csv = q(&run, sql, Format::Csv, None).unwrap();
     std::fs::write(out.join("stdout.csv"), &stdout_csv).unwrap();
-    let stdout_json = query::run(&run, sql, Format::Json, None).unwrap();
+    let stdout_json = q(&run, sql, Format::Json, None).unwrap();
     std::fs::write(out.join("stdout.json"), &stdout_json).unwrap();
     let script = r#"
 import sys, duckdb, polars as pl, pyarrow.parquet as pq, pyarrow.csv as pc, pyarrow.json as pj
@@ -51,7 +70,7 @@ print("counts", sorted(set(counts)), "columns", ",".join(cols))
     let report = phm_testkit::run_oracle(script, &[out]);
     assert!(report.contains(&format!("counts [{n}]")), "{report}");
     assert!(report.contains("columns pseudonym,age,age_band,emergency_admissions_12m,months_since_last_emergency_admission"), "{report}");
-    let table = query::run(
+    let table = q(
         &run,
         "SELECT age_band, COUNT(*) AS n FROM spine GROUP BY age_band ORDER BY age_band",
         Format::Table,
@@ -67,7 +86,7 @@ print("counts", sorted(set(counts)), "columns", ",".join(cols))
 #[test]
 fn unknown_tables_list_what_can_be_queried_and_the_identifiable_zone_is_refused() {
     let (_tmp, run) = sample_run();
-    let err = query::run(&run, "SELECT * FROM gp_event", Format::Table, None).unwrap_err();
+    let err = q(&run, "SELECT * FROM gp_event", Format::Table, None).unwrap_err();
     assert!(matches!(err, QueryError::UnknownTable { .. }), "{err}");
     let msg = err.to_string();
     assert!(
@@ -79,16 +98,16 @@ fn unknown_tables_list_what_can_be_queried_and_the_identifiable_zone_is_refused(
         "select * from Vault",
         "SELECT 1 FROM audit",
     ] {
-        let err = query::run(&run, sql, Format::Table, None).unwrap_err();
+        let err = q(&run, sql, Format::Table, None).unwrap_err();
         assert!(matches!(err, QueryError::Identifiable(_)), "{sql}: {err}");
         assert!(err.to_string().contains("identifiable zone"));
     }
-    let tables = query::describe(&run).unwrap();
+    let tables = query::describe(&RunLayout::at(&run), &SessionSettings::default()).unwrap();
     for t in ["gp_registrations", "apc", "spine", "features"] {
         assert!(tables.lines().any(|l| l == t), "{t} missing:\n{tables}");
     }
     assert!(!tables.contains("quarantine") && !tables.contains("nhs_number"));
-    let err = query::run(&run, "SELECT 1", Format::Parquet, None)
+    let err = q(&run, "SELECT 1", Format::Parquet, None)
         .unwrap_err()
         .to_string();
     assert!(err.contains("--out"), "{err}");
@@ -98,6 +117,7 @@ fn unknown_tables_list_what_can_be_queried_and_the_identifiable_zone_is_refused(
 fn a_failed_link_leaves_the_previous_tables_whole() {
     let (tmp, run) = sample_run();
     let before = std::fs::read(run.join("linked/features.parquet")).unwrap();
+    let spine_before = std::fs::read(run.join("linked/spine.parquet")).unwrap();
     let sql = tmp.path().join("bad-sql");
     std::fs::create_dir_all(&sql).unwrap();
     std::fs::write(
@@ -110,20 +130,17 @@ fn a_failed_link_leaves_the_previous_tables_whole() {
         "SELECT no_such_column FROM spine",
     )
     .unwrap();
-    let cfg = phm_link::LinkConfig {
-        run: run.clone(),
-        sql_dir: Some(sql),
-        dates: phm_link::Dates::new(phm_contract::date::from_ymd(2025, 4, 1), 12, 24, 12),
-        memory_limit: 256 << 20,
-        spill_dir: None,
-    };
-    let err = phm_link::link(&cfg, &run.join("linked")).unwrap_err();
+    let cfg = crate::config(&run, Some(sql));
+    let err = crate::link_committed(&cfg).unwrap_err();
     assert!(err.to_string().contains("02_features.sql"), "{err}");
     assert_eq!(
         std::fs::read(run.join("linked/features.parquet")).unwrap(),
         before
     );
-    assert!(run.join("linked/spine.parquet").exists());
+    assert_eq!(
+        std::fs::read(run.join("linked/spine.parquet")).unwrap(),
+        spine_before
+    );
     assert!(!run.join(".linked.partial").exists());
 }
 
@@ -134,14 +151,8 @@ fn a_missing_extract_is_named_with_what_to_do() {
     phm_testkit::synth(&set, 200, 2, 3, 0.0);
     std::fs::remove_dir_all(set.join("extracts/mental_health")).unwrap();
     let run = crate::ingest(&set.join("extracts"), None, tmp.path());
-    let cfg = phm_link::LinkConfig {
-        run: run.clone(),
-        sql_dir: None,
-        dates: phm_link::Dates::new(phm_contract::date::from_ymd(2025, 4, 1), 12, 24, 12),
-        memory_limit: 256 << 20,
-        spill_dir: None,
-    };
-    let err = phm_link::link(&cfg, &run.join("linked")).unwrap_err();
+    let cfg = crate::config(&run, None);
+    let err = crate::link_committed(&cfg).unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(err, phm_link::LinkError::MissingExtract { ref extract, .. } if extract == "mental_health"),
@@ -152,4 +163,36 @@ fn a_missing_extract_is_named_with_what_to_do() {
         "{msg}"
     );
     assert!(!run.join("linked/features.parquet").exists());
+    assert!(!run.join(".linked.partial").exists());
+}
+
+#[test]
+fn published_tables_are_in_pseudonym_order_with_unique_pseudonyms() {
+    let (_tmp, run) = sample_run();
+    for table in ["spine", "features"] {
+        let path = RunLayout::at(&run).linked_table(table);
+        let file = std::fs::File::open(&path).unwrap();
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 8192)
+                .unwrap();
+        let mut pseudonyms = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let col = datafusion::arrow::compute::cast(
+                batch.column_by_name("pseudonym").unwrap(),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            let col = col
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>()
+                .unwrap();
+            pseudonyms.extend(col.iter().map(|p| p.unwrap().to_owned()));
+        }
+        assert!(
+            pseudonyms.windows(2).all(|w| w[0] < w[1]),
+            "{table} is not in strict pseudonym order"
+        );
+        assert!(pseudonyms.len() > 100, "{table}: {} rows", pseudonyms.len());
+    }
 }

@@ -238,7 +238,7 @@ fn efi_deficits_and_categories_match_the_hand_made_fixture() {
     let ex = tmp.path().join("extracts");
     extracts(&ex);
     let run = crate::scored_run(&ex, None, tmp.path());
-    let got = read_efi(&phm_score::scores_path(&run));
+    let got = read_efi(&phm_run::RunLayout::at(&run).scores_file());
     let key = crate::key();
     let mut p = phm_ingest::pseudo::Pseudonymiser::new(&key);
     for (k, (deficits, value, category)) in expected() {

@@ -1,0 +1,80 @@
+//! DataFusion, owned in one place for every stage.
+//!
+//! `phm-sql` owns the query engine link, score, `phm query` and later stages use:
+//! - the session factory ([`session`]): a memory pool sorts and aggregates spill beyond, a
+//!   spill folder, partitions from the machine's cores, `DATAFUSION_*` overrides from the
+//!   environment; and the runtime the stages block on ([`block_on`]);
+//! - the run's extract datasets registered as tables named after their contracts in
+//!   `schemas/` ([`register_extracts`]);
+//! - the SQL files of `sql/` ([`sql_steps`]) and their `$parameters`, bound as typed date
+//!   literals ([`bind`]);
+//! - Parquet files written atomically, with the same bytes whatever the number of partitions
+//!   ([`write_single_parquet`]);
+//! - `phm query`'s read-only engine ([`query`]).
+//!
+//! It never formats a run path (they come from `phm_run::RunLayout`), never writes a file
+//! except through `phm_run::atomic`, never opens the identifiable zone, and never lets `phm
+//! query` write, create, set or read anything but the run's tables.
+
+mod extracts;
+mod params;
+mod parquet;
+pub mod query;
+mod session;
+mod steps;
+
+use std::path::PathBuf;
+
+pub use crate::extracts::{extract_tables, register_extracts};
+pub use crate::params::{Dates, add_months, bind, date_literal};
+pub use crate::parquet::{
+    BATCH_ROWS, ROW_GROUP_ROWS, parquet_rows, published_compression, write_batches,
+    write_parquet_with, write_single_parquet,
+};
+pub use crate::session::{DEFAULT_MEMORY_LIMIT, SessionSettings, block_on, cores, session};
+pub use crate::steps::{BUILTIN_SQL, mentions, sql_files, sql_steps, strip_comments, table_name};
+
+/// Why the engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// A SQL file, dataset or output could not be read or written.
+    #[error("cannot use `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// DataFusion failed on a step.
+    #[error("`{step}` failed: {message}")]
+    Engine {
+        /// The SQL file or operation.
+        step: String,
+        /// DataFusion's message.
+        message: String,
+    },
+    /// The engine's threads could not be started.
+    #[error("cannot start the query engine's threads: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A `map_err` for DataFusion errors of a step.
+pub fn engine(step: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> SqlError + '_ {
+    move |e| failed(step, &e)
+}
+
+/// An engine error of a step from anything that displays (Arrow and Parquet errors).
+pub fn failed(step: &str, e: &dyn std::fmt::Display) -> SqlError {
+    SqlError::Engine {
+        step: step.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// A `map_err` for I/O errors on a path.
+pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> SqlError + '_ {
+    move |source| SqlError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,201 @@
+//! Parquet files written through `phm_run::atomic`, the same bytes for the same rows.
+//!
+//! Rows are re-cut into batches of [`BATCH_ROWS`] before they reach the writer, so pages and
+//! row groups fall at the same rows however the engine's partitions happened to cut them:
+//! the same rows in the same order give the same file, with 1 partition or 8.
+
+use std::path::Path;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::BatchCoalescer;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::DataFrame;
+use futures::StreamExt as _;
+use phm_run::atomic::{AtomicFile, Privacy};
+
+use crate::{SqlError, engine, failed, io};
+
+/// Rows per row group of a written table.
+pub const ROW_GROUP_ROWS: usize = 65_536;
+
+/// Rows per batch handed to the writer (a divisor of [`ROW_GROUP_ROWS`] and a multiple of
+/// the writer's 1,024-row mini-batches).
+pub const BATCH_ROWS: usize = 8_192;
+
+/// The compression of published tables: zstd level 1.
+pub fn published_compression() -> Compression {
+    Compression::ZSTD(ZstdLevel::try_new(1).expect("1 is a zstd level"))
+}
+
+/// Write a frame as one zstd-compressed Parquet file, atomically; returns the number of rows.
+/// Rows are written in the order the frame gives them (give it an `ORDER BY` for a stable
+/// file).
+pub async fn write_single_parquet(
+    df: DataFrame,
+    dest: &Path,
+    step: &str,
+) -> Result<usize, SqlError> {
+    write_parquet_with(df, dest, step, published_compression()).await
+}
+
+/// [`write_single_parquet`] with a compression.
+pub async fn write_parquet_with(
+    df: DataFrame,
+    dest: &Path,
+    step: &str,
+    compression: Compression,
+) -> Result<usize, SqlError> {
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let mut stream = df.execute_stream().await.map_err(engine(step))?;
+    let mut out = ParquetOut::create(schema, dest, step, compression)?;
+    while let Some(batch) = stream.next().await {
+        out.push(batch.map_err(engine(step))?)?;
+    }
+    out.commit()
+}
+
+/// Write batches as one Parquet file, atomically; returns the number of rows.
+pub fn write_batches(
+    schema: SchemaRef,
+    batches: impl IntoIterator<Item = RecordBatch>,
+    dest: &Path,
+    step: &str,
+    compression: Compression,
+) -> Result<usize, SqlError> {
+    let mut out = ParquetOut::create(schema, dest, step, compression)?;
+    for batch in batches {
+        out.push(batch)?;
+    }
+    out.commit()
+}
+
+/// The number of rows of a Parquet file, from its footer; `None` for anything else.
+pub fn parquet_rows(path: &Path) -> Option<u64> {
+    use datafusion::parquet::file::reader::{FileReader as _, SerializedFileReader};
+    if path.extension().is_none_or(|x| x != "parquet") {
+        return None;
+    }
+    let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
+    u64::try_from(reader.metadata().file_metadata().num_rows()).ok()
+}
+
+/// A Parquet file being written: batches re-cut to [`BATCH_ROWS`], then committed.
+struct ParquetOut<'a> {
+    writer: ArrowWriter<AtomicFile>,
+    cutter: BatchCoalescer,
+    rows: usize,
+    dest: &'a Path,
+    step: &'a str,
+}
+
+impl<'a> ParquetOut<'a> {
+    fn create(
+        schema: SchemaRef,
+        dest: &'a Path,
+        step: &'a str,
+        compression: Compression,
+    ) -> Result<Self, SqlError> {
+        let file = AtomicFile::create(dest, Privacy::Shared).map_err(io(dest))?;
+        let props = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(file, std::sync::Arc::clone(&schema), Some(props))
+            .map_err(|e| failed(step, &e))?;
+        Ok(ParquetOut {
+            writer,
+            cutter: BatchCoalescer::new(schema, BATCH_ROWS),
+            rows: 0,
+            dest,
+            step,
+        })
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<(), SqlError> {
+        self.rows += batch.num_rows();
+        self.cutter
+            .push_batch(batch)
+            .map_err(|e| failed(self.step, &e))?;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<(), SqlError> {
+        while let Some(batch) = self.cutter.next_completed_batch() {
+            self.writer
+                .write(&batch)
+                .map_err(|e| failed(self.step, &e))?;
+        }
+        Ok(())
+    }
+
+    fn commit(mut self) -> Result<usize, SqlError> {
+        self.cutter
+            .finish_buffered_batch()
+            .map_err(|e| failed(self.step, &e))?;
+        self.drain()?;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| failed(self.step, &e))?;
+        file.commit().map_err(io(self.dest))?;
+        Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(from: i64, to: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("s", DataType::Utf8, false),
+        ]));
+        let n: Vec<i64> = (from..to).collect();
+        let s: Vec<String> = n.iter().map(|v| format!("row {}", v % 97)).collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(n)),
+                Arc::new(StringArray::from(s)),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_same_rows_cut_differently_give_the_same_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rows = 3 * ROW_GROUP_ROWS as i64 / 2 + 17;
+        let whole = tmp.path().join("whole.parquet");
+        let cut = tmp.path().join("cut.parquet");
+        let schema = batch(0, 0).schema();
+        let n = write_batches(
+            Arc::clone(&schema),
+            [batch(0, rows)],
+            &whole,
+            "t",
+            published_compression(),
+        )
+        .unwrap();
+        assert_eq!(n, rows as usize);
+        let bounds = [0, 1, 1000, 1001, 5000, 70_000, rows];
+        let pieces = bounds.windows(2).map(|w| batch(w[0], w[1]));
+        write_batches(schema, pieces, &cut, "t", published_compression()).unwrap();
+        assert_eq!(std::fs::read(&whole).unwrap(), std::fs::read(&cut).unwrap());
+        assert_eq!(parquet_rows(&whole), Some(rows as u64));
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+    }
+}
