@@ -8,7 +8,11 @@
 //! date and medicines in the last 12 months, each with its band or category and its
 //! components. Every code list and weight is data in `codelists/`, with its source.
 //! The rows to score are selected with SQL on the engine of `phm-sql`; codes are matched in
-//! Rust. The table is written into the folder the caller gives (a `phm_run::PartialDir` it
+//! Rust. These selections stay in Rust rather than in `sql/`: each is one filtered scan whose
+//! rows are streamed into code matching (ICD-10 normalisation, bit sets of conditions), its
+//! windows come from `[score]` look-backs rather than the linkage's `$parameters`, and the
+//! scores themselves are checked against an independent implementation (comorbidipy), not
+//! against DuckDB. The table is written into the folder the caller gives (a `phm_run::PartialDir` it
 //! commits as the run's `scores/`).
 
 mod codes;
