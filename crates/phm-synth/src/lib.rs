@@ -19,6 +19,7 @@ pub mod rows;
 pub mod summary;
 pub mod world;
 
+use phm_run::{PartialDir, Privacy};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -136,11 +137,9 @@ pub fn generate(
     let index = FileIndex::new(&world);
     let (orgs, others) = RowWriter::organisations(&world, &index);
 
-    let partial = partial_path(&out);
-    if partial.exists() {
-        fs::remove_dir_all(&partial).map_err(io_err(&partial))?;
-    }
-    let mut files = OutputFiles::create(&world, &partial, &index, &layouts)?;
+    // Built as `.<name>.partial` and renamed into place whole (removed if generation fails).
+    let partial = PartialDir::create(&out, Privacy::Shared).map_err(io_err(&out))?;
+    let mut files = OutputFiles::create(&world, partial.path(), &index, &layouts)?;
 
     let n = world.cfg.patients;
     let chunks = n.div_ceil(CHUNK);
@@ -193,18 +192,8 @@ pub fn generate(
     let observed = outcomes.iter().filter(|o| o.1).count() as f64 / outcomes.len().max(1) as f64;
     let oracle_auroc = summary::auroc(&mut outcomes);
     let summary = files.finish(&world, &index, stats, oracle_auroc, (mean_p, observed))?;
-    if out.exists() {
-        fs::remove_dir_all(&out).map_err(io_err(&out))?;
-    }
-    fs::rename(&partial, &out).map_err(io_err(&out))?;
+    partial.commit().map_err(io_err(&out))?;
     Ok(summary)
-}
-
-fn partial_path(out: &Path) -> PathBuf {
-    let name = out
-        .file_name()
-        .map_or_else(|| "synth".into(), |n| n.to_string_lossy().into_owned());
-    out.with_file_name(format!(".{name}.partial"))
 }
 
 fn patient_rng(seed: u64, index: usize) -> ChaCha8Rng {
