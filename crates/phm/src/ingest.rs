@@ -92,7 +92,7 @@ enum OnRejected {
     Skip,
 }
 
-fn day(d: chrono::NaiveDate) -> phm_contract::date::Day {
+pub(crate) fn day(d: chrono::NaiveDate) -> phm_contract::date::Day {
     phm_contract::date::from_ymd(d.year(), d.month(), d.day())
 }
 

@@ -16,6 +16,8 @@ use phm_run::manifest::{
 };
 use phm_run::{IdentifiableRoot, Pipeline, RunLock, RunsRoot};
 
+use phm_contract::date::{Day, iso};
+
 use crate::Outcome;
 
 pub const HELP: &str = "\
@@ -94,8 +96,8 @@ struct Settings {
     runs: RunsRoot,
     identifiable: IdentifiableRoot,
     key_path: PathBuf,
-    reference: chrono::NaiveDate,
-    extract: chrono::NaiveDate,
+    reference: Day,
+    extract: Day,
     extracts: PathBuf,
     sql_dir: Option<PathBuf>,
 }
@@ -132,14 +134,13 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         "extracts folder",
         "inputs.extracts",
     )?;
-    let date = |s: &Option<String>| s.as_deref().and_then(|s| crate::parse_date(s).ok());
-    let Some(reference) = args.reference_date.or(date(&p.dates.reference_date)) else {
-        bail!(
-            "no reference date\nhint: pass `--reference-date YYYY-MM-DD` or set `reference_date` under `[dates]` in `{}`",
-            args.pipeline.display()
-        );
-    };
-    let extract = date(&p.dates.extract_date).unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let reference = crate::link::reference_day(args.reference_date, &p)?;
+    let extract = p
+        .dates
+        .extract_date
+        .as_deref()
+        .and_then(phm_contract::date::parse_iso)
+        .unwrap_or_else(|| crate::ingest::day(chrono::Utc::now().date_naive()));
     Ok(Settings {
         pipeline_path: args.pipeline.clone(),
         pipeline_bytes,
@@ -154,18 +155,18 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     })
 }
 
+/// Texts built into the binary, as used files.
+fn used_of(sources: Vec<(String, &'static str)>) -> impl Iterator<Item = UsedFile> {
+    sources
+        .into_iter()
+        .map(|(path, text)| UsedFile::of(path, text.as_bytes()))
+}
+
 /// Every file a stage uses that is not an input: contracts, SQL, code lists.
 fn used_files(s: &Settings) -> anyhow::Result<BTreeMap<&'static str, Vec<UsedFile>>> {
     let mut used = BTreeMap::new();
-    let mut ingest: Vec<UsedFile> = phm_contract::Contracts::builtin_sources()
-        .into_iter()
-        .map(|(path, text)| UsedFile::of(path, text.as_bytes()))
-        .collect();
-    ingest.extend(
-        phm_ingest::sources()
-            .into_iter()
-            .map(|(path, text)| UsedFile::of(path, text.as_bytes())),
-    );
+    let mut ingest: Vec<UsedFile> = used_of(phm_contract::Contracts::builtin_sources()).collect();
+    ingest.extend(used_of(phm_ingest::sources()));
     used.insert("ingest", ingest);
     let sql = phm_sql::sql_steps(s.sql_dir.as_deref())?;
     used.insert(
@@ -174,13 +175,7 @@ fn used_files(s: &Settings) -> anyhow::Result<BTreeMap<&'static str, Vec<UsedFil
             .map(|(_, file, text)| UsedFile::of(format!("sql/{file}"), text.as_bytes()))
             .collect(),
     );
-    used.insert(
-        "score",
-        phm_score::scores::sources()
-            .into_iter()
-            .map(|(path, text)| UsedFile::of(path, text.as_bytes()))
-            .collect(),
-    );
+    used.insert("score", used_of(phm_score::scores::sources()).collect());
     Ok(used)
 }
 
@@ -192,8 +187,8 @@ fn fingerprint(
     let mut f = Fingerprint::new();
     f.add("phm_version", env!("CARGO_PKG_VERSION").as_bytes())
         .add("pipeline", &s.pipeline_bytes)
-        .add("reference_date", s.reference.to_string().as_bytes())
-        .add("extract_date", s.extract.to_string().as_bytes())
+        .add("reference_date", iso(s.reference).as_bytes())
+        .add("extract_date", iso(s.extract).as_bytes())
         .add("key_id", key_id.as_bytes())
         .add(
             "opt_out",
@@ -218,11 +213,6 @@ fn fingerprint(
     Ok(f.finish())
 }
 
-fn day(d: chrono::NaiveDate) -> phm_contract::date::Day {
-    use chrono::Datelike as _;
-    phm_contract::date::from_ymd(d.year(), d.month(), d.day())
-}
-
 #[allow(clippy::print_stdout)]
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let s = settings(args)?;
@@ -237,7 +227,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let key = phm_ingest::PseudonymKey::load(&s.key_path)?;
     let used = used_files(&s)?;
     let fp = fingerprint(&s, &key.id(), &used)?;
-    let reference = s.reference.to_string();
+    let reference = iso(s.reference);
     let id = run_id(&reference, &fp);
     if !args.force
         && let Some((latest, layout)) = s.runs.latest()
@@ -262,8 +252,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let ingest_cfg = phm_ingest::IngestConfig {
         extracts: s.extracts.clone(),
         postcode_lookup: s.p.inputs.postcode_lookup.clone(),
-        reference_date: day(s.reference),
-        extract_date: day(s.extract),
+        reference_date: s.reference,
+        extract_date: s.extract,
         out: layout.clone(),
         identifiable: id_layout.clone(),
         programme_opt_out_codes: s.p.opt_out.programme_codes.clone(),
@@ -276,7 +266,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     checkpoint("ingested");
 
     let started = Instant::now();
-    let link_cfg = crate::link::config(&s.p, day(s.reference), layout.path(), s.sql_dir.clone());
+    let link_cfg = crate::link::config(&s.p, s.reference, layout.path(), s.sql_dir.clone());
     std::fs::create_dir_all(layout.linked())?;
     let patients = phm_link::link(&link_cfg, &layout.linked())
         .context("`phm run` stopped in link; nothing was committed")?;
@@ -284,7 +274,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     checkpoint("linked");
 
     let started = Instant::now();
-    let score_cfg = crate::score::config(&s.p, day(s.reference), layout.path());
+    let score_cfg = crate::score::config(&s.p, s.reference, layout.path());
     let scored = phm_score::score(&score_cfg, &layout.scores())
         .context("`phm run` stopped in score; nothing was committed")?;
     timings.insert("score_seconds".to_owned(), started.elapsed().as_secs_f64());
@@ -315,7 +305,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         phm_version: env!("CARGO_PKG_VERSION").to_owned(),
         fingerprint: fp,
         reference_date: reference,
-        extract_date: s.extract.to_string(),
+        extract_date: iso(s.extract),
         pipeline: UsedFile::of(format!("pipeline/{pipeline_name}"), &s.pipeline_bytes),
         key_ids: BTreeMap::from([("pseudonymisation".to_owned(), key.id())]),
         opt_out: OptOutSettings {
