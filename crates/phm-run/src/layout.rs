@@ -74,11 +74,13 @@ pub struct RunLayout {
 
 /// The folders of a run whose Parquet files are published tables (a table per file, named
 /// after it).
-pub const PUBLISHED_FOLDERS: [&str; 2] = [LINKED, SCORES];
+pub const PUBLISHED_FOLDERS: [&str; 3] = [LINKED, SCORES, RISK];
 
 const PSEUDONYMISED: &str = "pseudonymised";
 const LINKED: &str = "linked";
 const SCORES: &str = "scores";
+const RISK: &str = "risk";
+const HISTORY: &str = "history";
 
 impl RunLayout {
     /// A run folder given directly.
@@ -132,12 +134,29 @@ impl RunLayout {
         self.scores().join("scores.parquet")
     }
 
+    /// `risk/`: the risk model, its card, and each patient's risk, tier, segment and reasons.
+    pub fn risk(&self) -> PathBuf {
+        self.root.join(RISK)
+    }
+
+    /// `risk/<file>`.
+    pub fn risk_file(&self, file: &str) -> PathBuf {
+        self.risk().join(file)
+    }
+
+    /// `history/<as of>/`: the spine, features and scores as of an earlier date (`YYYY-MM-DD`),
+    /// which the risk model is fitted and back-tested on. Laid out like a run (`linked/`,
+    /// `scores/`) without its own `pseudonymised/`; not published as tables.
+    pub fn history(&self, as_of: &str) -> RunLayout {
+        RunLayout::at(self.root.join(HISTORY).join(as_of))
+    }
+
     /// `manifest.json`, written last.
     pub fn manifest(&self) -> PathBuf {
         self.root.join("manifest.json")
     }
 
-    /// The published table files of the run (`linked/*.parquet`, `scores/*.parquet`), as
+    /// The published table files of the run (`linked/*.parquet`, `scores/*.parquet`, `risk/*.parquet`), as
     /// (table name, path), in name order within each folder.
     pub fn published_tables(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
         let mut out = Vec::new();

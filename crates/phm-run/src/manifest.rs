@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// A stage of the pipeline: the tables it reads and writes.
 #[derive(Debug, Clone, Copy)]
 pub struct Stage {
-    /// Its name (`ingest`, `link`, `score`).
+    /// Its name (`ingest`, `link`, `score`, `risk`).
     pub name: &'static str,
     /// What it reads.
     pub reads: &'static [&'static str],
@@ -47,6 +47,26 @@ pub const SCORE: Stage = Stage {
         "pseudonymised/gp_medications",
     ],
     writes: &["scores/scores.parquet"],
+};
+
+/// The risk stage: link and score again as of earlier dates, fit and back-test the model (or
+/// apply an approved one), and write each patient's risk, tier, segment and reasons.
+pub const RISK: Stage = Stage {
+    name: "risk",
+    reads: &[
+        "pseudonymised/<extract>",
+        "linked/features.parquet",
+        "scores/scores.parquet",
+    ],
+    writes: &[
+        "history/<as of>/linked/*.parquet",
+        "history/<as of>/scores/scores.parquet",
+        "risk/risk.parquet",
+        "risk/calibration.parquet",
+        "risk/model.json",
+        "risk/model_card.md",
+        "risk/model_card.json",
+    ],
 };
 
 /// A file a stage used (a contract, SQL file, code list, weights table), by hash.

@@ -33,6 +33,56 @@ pub struct Pipeline {
     /// `[score]`.
     #[serde(default)]
     pub score: Score,
+    /// `[risk]`.
+    #[serde(default)]
+    pub risk: Risk,
+}
+
+/// `[risk]`: the emergency-admission model, the pyramid and the segment rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Risk {
+    /// An approved model (`phm risk approve`) to apply instead of fitting one.
+    pub model: Option<PathBuf>,
+    /// The pyramid, highest tier first: each tier's name and the cumulative share of
+    /// patients from the top it reaches (the last reaches 1.0).
+    pub tiers: Vec<RiskTier>,
+    /// Segment rules (SQL over `patients`; default: the built-in `sql/risk/segments.sql`).
+    pub segments_sql: Option<PathBuf>,
+    /// Folds of the cross-validation that chooses the penalty.
+    pub cv_folds: usize,
+}
+
+/// One tier of `[risk] tiers`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RiskTier {
+    /// Its name.
+    pub name: String,
+    /// Cumulative share from the top, in (0, 1].
+    pub top: f64,
+}
+
+impl Default for Risk {
+    fn default() -> Self {
+        Risk {
+            model: None,
+            tiers: [
+                ("very_high", 0.005),
+                ("high", 0.05),
+                ("moderate", 0.20),
+                ("low", 1.0),
+            ]
+            .into_iter()
+            .map(|(name, top)| RiskTier {
+                name: name.to_owned(),
+                top,
+            })
+            .collect(),
+            segments_sql: None,
+            cv_folds: 5,
+        }
+    }
 }
 
 /// `[score]`: look-back windows. Field names are the keys analysts write; each says what it
@@ -220,6 +270,28 @@ impl Pipeline {
         resolve(&mut p.outputs.runs);
         resolve(&mut p.outputs.identifiable);
         resolve(&mut p.link.spill_dir);
+        resolve(&mut p.risk.model);
+        resolve(&mut p.risk.segments_sql);
+        for (key, slot) in [
+            ("model", &p.risk.model),
+            ("segments_sql", &p.risk.segments_sql),
+        ] {
+            if let Some(file) = slot
+                && !file.is_file()
+            {
+                return Err(PipelineError::Invalid {
+                    path: path.to_owned(),
+                    line: line_of_key(&text, "risk", key),
+                    key: Some(format!("risk.{key}")),
+                    problem: format!("`{}` is not a file", file.display()),
+                    hint: if key == "model" {
+                        "name a model file written by `phm risk approve RUN` (relative paths are relative to the definition's folder)".to_owned()
+                    } else {
+                        "name a SQL file of segment rules, like sql/risk/segments.sql".to_owned()
+                    },
+                });
+            }
+        }
         for (key, slot, folder) in [
             ("extracts", &p.inputs.extracts, true),
             ("postcode_lookup", &p.inputs.postcode_lookup, false),
@@ -273,7 +345,7 @@ impl Pipeline {
 }
 
 /// The keys each table accepts, for hints.
-const KEYS: [(&str, &[&str]); 7] = [
+const KEYS: [(&str, &[&str]); 8] = [
     ("dates", &["reference_date", "extract_date"]),
     ("inputs", &["extracts", "postcode_lookup", "key"]),
     ("outputs", &["runs", "identifiable"]),
@@ -297,6 +369,7 @@ const KEYS: [(&str, &[&str]); 7] = [
             "medicines_lookback_months",
         ],
     ),
+    ("risk", &["model", "tiers", "segments_sql", "cv_folds"]),
 ];
 
 fn invalid(text: &str, path: &Path, e: &toml::de::Error) -> PipelineError {

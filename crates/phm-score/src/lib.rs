@@ -52,6 +52,9 @@ pub struct ScoreConfig {
     pub medicines_months: u32,
     /// The engine's memory, spill folder and partitions.
     pub session: SessionSettings,
+    /// The spine to score (default: the run's `linked/spine.parquet`); the risk stage scores
+    /// the spines of earlier dates kept under `history/`.
+    pub spine: Option<PathBuf>,
 }
 
 impl ScoreConfig {
@@ -64,6 +67,7 @@ impl ScoreConfig {
             hfrs_months: 24,
             medicines_months: 12,
             session: SessionSettings::default(),
+            spine: None,
         }
     }
 }
@@ -165,7 +169,10 @@ pub fn score(cfg: &ScoreConfig, out: &Path) -> Result<ScoreSummary, ScoreError> 
 async fn score_async(cfg: &ScoreConfig, out: &Path) -> Result<ScoreSummary, ScoreError> {
     let started = std::time::Instant::now();
     let run = RunLayout::at(&cfg.run);
-    let spine = run.linked_table("spine");
+    let spine = cfg
+        .spine
+        .clone()
+        .unwrap_or_else(|| run.linked_table("spine"));
     if !spine.is_file() {
         return Err(ScoreError::NoSpine(cfg.run.clone()));
     }

@@ -18,6 +18,7 @@ pub struct Comorbidity {
     pub weightings: Vec<(String, Vec<i32>)>,
     hierarchy: Vec<(usize, usize)>,
     floor_at_zero: bool,
+    weights_table: &'static str,
 }
 
 impl Comorbidity {
@@ -49,7 +50,12 @@ impl Comorbidity {
         )
     }
 
-    fn new(codes: &str, weights: &str, hierarchy: &[(&str, &str)], floor_at_zero: bool) -> Self {
+    fn new(
+        codes: &str,
+        weights: &'static str,
+        hierarchy: &[(&str, &str)],
+        floor_at_zero: bool,
+    ) -> Self {
         let conditions = Conditions::from_csv(codes);
         let weightings = codes::weights(weights, &conditions);
         let hierarchy = hierarchy
@@ -61,7 +67,24 @@ impl Comorbidity {
             weightings,
             hierarchy,
             floor_at_zero,
+            weights_table: weights,
         }
+    }
+
+    /// Each condition's plain-English name from the weights table's `name` column (`chf` →
+    /// `congestive heart failure`), in condition order; the code where the table has none.
+    pub fn labels(&self) -> Vec<String> {
+        let (_, rows) = codes::table(self.weights_table);
+        self.conditions
+            .names
+            .iter()
+            .map(|code| {
+                rows.iter()
+                    .find(|r| r.first() == Some(code))
+                    .and_then(|r| r.get(1).cloned())
+                    .unwrap_or_else(|| code.clone())
+            })
+            .collect()
     }
 
     /// The conditions a code counts for.

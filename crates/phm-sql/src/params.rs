@@ -13,12 +13,21 @@ pub struct Dates {
     pub start_24m: Day,
     /// End of the outcome window (inclusive): reference date plus 12 months by default.
     pub outcome_end: Day,
+    /// The date ingest computed ages on (the run's reference date). When the linkage runs as
+    /// of an earlier date (the risk model's training years), the spine takes the whole years
+    /// between the two from each age.
+    pub ages_as_of: Day,
 }
 
 impl Dates {
     /// Parameter names, as written in SQL after `$`.
-    pub const NAMES: [&'static str; 4] =
-        ["reference_date", "start_12m", "start_24m", "outcome_end"];
+    pub const NAMES: [&'static str; 5] = [
+        "reference_date",
+        "start_12m",
+        "start_24m",
+        "outcome_end",
+        "ages_as_of",
+    ];
 
     /// Windows of `short` and `long` months before the reference date and `outcome` months
     /// after it.
@@ -28,7 +37,16 @@ impl Dates {
             start_12m: add_months(reference_date, -(short as i32)),
             start_24m: add_months(reference_date, -(long as i32)),
             outcome_end: add_months(reference_date, outcome as i32),
+            ages_as_of: reference_date,
         }
+    }
+
+    /// The same windows for a linkage as of `as_of`, whose ages were computed on
+    /// `ages_as_of` (the run's reference date).
+    #[must_use]
+    pub fn with_ages_as_of(mut self, ages_as_of: Day) -> Self {
+        self.ages_as_of = ages_as_of;
+        self
     }
 
     fn value(&self, name: &str) -> Option<Day> {
@@ -37,6 +55,7 @@ impl Dates {
             "start_12m" => Some(self.start_12m),
             "start_24m" => Some(self.start_24m),
             "outcome_end" => Some(self.outcome_end),
+            "ages_as_of" => Some(self.ages_as_of),
             _ => None,
         }
     }

@@ -196,3 +196,60 @@ fn published_tables_are_in_pseudonym_order_with_unique_pseudonyms() {
         assert!(pseudonyms.len() > 100, "{table}: {} rows", pseudonyms.len());
     }
 }
+
+#[test]
+fn linked_a_year_earlier_ages_are_a_year_less_and_banded_again() {
+    let (_tmp, run) = sample_run();
+    let earlier = run.join("history-2024");
+    std::fs::create_dir_all(&earlier).unwrap();
+    let mut cfg = crate::common::config(&run, None);
+    let reference = phm_contract::date::from_ymd(2025, 4, 1);
+    cfg.dates = phm_sql::Dates::new(phm_contract::date::from_ymd(2024, 4, 1), 12, 24, 12)
+        .with_ages_as_of(reference);
+    phm_link::link(&cfg, &earlier).unwrap();
+    // Patients in both spines: a year younger a year earlier, banded as ingest bands.
+    let sql = format!(
+        "SELECT count(*) AS n, \
+         sum(CASE WHEN e.age = s.age - 1 THEN 0 ELSE 1 END) AS wrong_age, \
+         sum(CASE WHEN e.age_band = CASE WHEN e.age >= 90 THEN '90+' \
+              ELSE concat(CAST(e.age / 5 * 5 AS VARCHAR), '-', CAST(e.age / 5 * 5 + 4 AS VARCHAR)) END \
+              THEN 0 ELSE 1 END) AS wrong_band, \
+         sum(CASE WHEN e.age_band <> s.age_band THEN 1 ELSE 0 END) AS rebanded \
+         FROM spine s JOIN read_parquet_earlier e ON e.pseudonym = s.pseudonym"
+    );
+    let ctx = phm_sql::session(&SessionSettings::default()).unwrap();
+    let counts = phm_sql::block_on::<_, phm_sql::SqlError>(async {
+        ctx.register_parquet(
+            "spine",
+            RunLayout::at(&run).linked_table("spine").to_str().unwrap(),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        ctx.register_parquet(
+            "read_parquet_earlier",
+            earlier.join("spine.parquet").to_str().unwrap(),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        Ok(ctx.sql(&sql).await.unwrap().collect().await.unwrap())
+    })
+    .unwrap();
+    let b = &counts[0];
+    let get = |i: usize| {
+        datafusion::arrow::compute::cast(
+            b.column(i),
+            &datafusion::arrow::datatypes::DataType::Int64,
+        )
+        .unwrap()
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0)
+    };
+    assert!(get(0) > 300, "{} patients in both spines", get(0));
+    assert_eq!(get(1), 0, "ages not one year less");
+    assert_eq!(get(2), 0, "bands not recomputed from the shifted age");
+    assert!(get(3) > 0, "some patients change band in a year");
+}
