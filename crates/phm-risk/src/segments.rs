@@ -1,0 +1,257 @@
+//! Population segments: an ordered rule set an analyst can read, reorder and change, written
+//! in SQL (`sql/risk/segments.sql`) over a `patients` table of each patient's own values.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use phm_sql::SessionSettings;
+
+use crate::RiskError;
+use crate::features::{Feature, Year};
+
+/// The built-in rules: `sql/risk/segments.sql`.
+pub const BUILTIN_SEGMENTS: &str = include_str!("../../../sql/risk/segments.sql");
+
+/// The rules' text: from a file, or the built-in copy.
+pub fn rules(file: Option<&Path>) -> Result<String, RiskError> {
+    match file {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| RiskError::Io {
+            path: p.to_path_buf(),
+            source: e,
+        }),
+        None => Ok(BUILTIN_SEGMENTS.to_owned()),
+    }
+}
+
+/// The `patients` table the rules read: who, risk and tier, and one column per feature with
+/// the patient's own value (0 when absent).
+pub fn patients_table(
+    year: &Year,
+    catalogue: &[Feature],
+    risk: &[f64],
+    tiers: &[&str],
+) -> Result<RecordBatch, RiskError> {
+    let n = year.patients.len();
+    let mut values = vec![vec![0.0; n]; catalogue.len()];
+    let mut k = 0;
+    for r in 0..year.x.rows() {
+        for &j in year.x.row(r).cols {
+            values[j as usize][r] = year.quoted[k];
+            k += 1;
+        }
+    }
+    let who = &year.patients;
+    let mut columns: Vec<(String, ArrayRef)> = vec![
+        (
+            "pseudonym".into(),
+            Arc::new(StringArray::from_iter_values(&who.pseudonym)),
+        ),
+        ("age".into(), Arc::new(Int32Array::from(who.age.clone()))),
+        (
+            "age_band".into(),
+            Arc::new(StringArray::from_iter_values(&who.age_band)),
+        ),
+        (
+            "sex".into(),
+            Arc::new(StringArray::from_iter_values(&who.sex)),
+        ),
+        (
+            "imd_decile".into(),
+            Arc::new(Int32Array::from(who.imd_decile.clone())),
+        ),
+        ("risk".into(), Arc::new(Float64Array::from(risk.to_vec()))),
+        (
+            "tier".into(),
+            Arc::new(StringArray::from_iter_values(tiers.iter().copied())),
+        ),
+    ];
+    for (feature, v) in catalogue.iter().zip(values) {
+        columns.push((feature.name.clone(), Arc::new(Float64Array::from(v))));
+    }
+    RecordBatch::try_from_iter(columns).map_err(|e| RiskError::Segments(e.to_string()))
+}
+
+/// Each row's segment, by the rules over `patients`. Every patient must come back exactly
+/// once with a segment.
+pub fn segments(
+    patients: RecordBatch,
+    rules: &str,
+    session: &SessionSettings,
+) -> Result<Vec<String>, RiskError> {
+    let pseudonyms: Vec<String> = patients
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("pseudonym is text")
+        .iter()
+        .map(|p| p.unwrap_or_default().to_owned())
+        .collect();
+    let ctx = phm_sql::session(session).map_err(|e| RiskError::Segments(e.to_string()))?;
+    ctx.register_batch("patients", patients)
+        .map_err(|e| RiskError::Segments(e.to_string()))?;
+    let batches = phm_sql::block_on(async {
+        let df = ctx
+            .sql(rules)
+            .await
+            .map_err(|e| RiskError::Segments(e.to_string()))?;
+        df.collect()
+            .await
+            .map_err(|e| RiskError::Segments(e.to_string()))
+    })?;
+    let mut found: HashMap<String, String> = HashMap::with_capacity(pseudonyms.len());
+    for b in &batches {
+        if b.num_columns() < 2 {
+            return Err(RiskError::Segments(
+                "the rules must return two columns: pseudonym, segment".to_owned(),
+            ));
+        }
+        let text = |i: usize| {
+            cast(b.column(i), &DataType::Utf8).map_err(|e| RiskError::Segments(e.to_string()))
+        };
+        let (p, s) = (text(0)?, text(1)?);
+        let p = p.as_any().downcast_ref::<StringArray>().expect("utf8");
+        let s = s.as_any().downcast_ref::<StringArray>().expect("utf8");
+        for r in 0..b.num_rows() {
+            let (Some(p), Some(s)) = (
+                p.is_valid(r).then(|| p.value(r)),
+                s.is_valid(r).then(|| s.value(r)),
+            ) else {
+                return Err(RiskError::Segments(
+                    "a rule gave a patient no segment (NULL): end the CASE with an ELSE".to_owned(),
+                ));
+            };
+            if found.insert(p.to_owned(), s.to_owned()).is_some() {
+                return Err(RiskError::Segments(
+                    "the rules gave a patient two rows: select each patient once".to_owned(),
+                ));
+            }
+        }
+    }
+    pseudonyms
+        .iter()
+        .map(|p| {
+            found.remove(p).ok_or_else(|| {
+                RiskError::Segments(
+                    "the rules left a patient out: select every row of `patients`".to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{Baselines, Patients, catalogue};
+    use crate::model::SparseMatrix;
+
+    /// Hand-made patients: each a list of (feature, value).
+    fn year(rows: &[&[(&str, f64)]]) -> (Year, Vec<Feature>) {
+        let c = catalogue();
+        let mut x = SparseMatrix::new(c.len());
+        let mut quoted = Vec::new();
+        for row in rows {
+            let mut entries: Vec<(u32, f64)> = row
+                .iter()
+                .map(|(name, v)| {
+                    let j = c.iter().position(|f| f.name == *name).expect(name);
+                    (j as u32, *v)
+                })
+                .collect();
+            entries.sort_by_key(|e| e.0);
+            quoted.extend(entries.iter().map(|e| e.1));
+            x.push_row(&entries).unwrap();
+        }
+        let n = rows.len();
+        let patients = Patients {
+            pseudonym: (0..n).map(|i| format!("p{i}")).collect(),
+            practice: vec!["A81001".into(); n],
+            age: vec![Some(70); n],
+            age_band: vec!["70-74".into(); n],
+            sex: vec!["F".into(); n],
+            imd_decile: vec![Some(5); n],
+        };
+        let y = Year {
+            as_of: "2025-04-01".into(),
+            patients,
+            x,
+            quoted,
+            outcome: None,
+            baselines: Baselines::default(),
+        };
+        (y, c)
+    }
+
+    fn segment_of(rules: &str, rows: &[&[(&str, f64)]]) -> Vec<String> {
+        let (y, c) = year(rows);
+        let n = rows.len();
+        let table = patients_table(&y, &c, &vec![0.1; n], &vec!["low"; n]).unwrap();
+        segments(table, rules, &SessionSettings::default()).unwrap()
+    }
+
+    const PATIENTS: [&[(&str, f64)]; 6] = [
+        &[("charlson_metacanc", 1.0), ("efi", 0.4)],
+        &[("efi", 0.3), ("efi_diabetes", 1.0)],
+        &[("efi_diabetes", 1.0), ("mental_health_contacts_12m", 2.0)],
+        &[("mental_health_contacts_12m", 1.0)],
+        &[("ae_attendances_12m", 3.0)],
+        &[],
+    ];
+
+    #[test]
+    fn the_first_matching_rule_in_order_gives_the_segment() {
+        assert_eq!(
+            segment_of(BUILTIN_SEGMENTS, &PATIENTS),
+            [
+                "die_well",
+                "age_well",
+                "stay_well",
+                "feel_well",
+                "be_well",
+                "live_well"
+            ]
+        );
+    }
+
+    #[test]
+    fn reordered_rules_are_honoured() {
+        // Feel well before stay well: the patient with diabetes and mental-health contacts moves.
+        let stay = "        WHEN charlson_chf";
+        let feel_start = BUILTIN_SEGMENTS.find("        -- Feel well").unwrap();
+        let feel_end = BUILTIN_SEGMENTS.find("        -- Be well").unwrap();
+        let stay_start = BUILTIN_SEGMENTS.find("        -- Stay well").unwrap();
+        assert!(BUILTIN_SEGMENTS[stay_start..].contains(stay));
+        let feel = &BUILTIN_SEGMENTS[feel_start..feel_end];
+        let mut reordered = BUILTIN_SEGMENTS.replace(feel, "");
+        reordered.insert_str(stay_start, feel);
+        let got = segment_of(&reordered, &PATIENTS);
+        assert_eq!(got[2], "feel_well");
+        assert_eq!(got[3], "feel_well");
+        assert_eq!(got[0], "die_well");
+    }
+
+    #[test]
+    fn rules_that_lose_a_patient_or_give_no_segment_are_refused() {
+        let (y, c) = year(&PATIENTS);
+        let table = || patients_table(&y, &c, &[0.1; 6], &["low"; 6]).unwrap();
+        let s = SessionSettings::default();
+        let lost = segments(
+            table(),
+            "SELECT pseudonym, 'x' FROM patients WHERE efi > 0",
+            &s,
+        );
+        assert!(lost.unwrap_err().to_string().contains("left a patient out"));
+        let null = segments(
+            table(),
+            "SELECT pseudonym, CASE WHEN efi > 0 THEN 'x' END FROM patients",
+            &s,
+        );
+        assert!(null.unwrap_err().to_string().contains("ELSE"));
+    }
+}
