@@ -1,14 +1,20 @@
 # Shared by the benchmark scripts, which source it with their arguments:
 #   source "$(dirname "$0")/common.sh" "$@"
-# Builds the release binary and makes a temporary folder (removed on exit). Sets `patients`
+# Builds the release binary (or uses $PHM_BIN) and makes a temporary folder (removed on exit). Sets `patients`
 # (first argument, default 1000000), `practices`, `bin` and `tmp`; defines the helpers below.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 patients=${1:-1000000}
 practices=$(( (patients + 7499) / 7500 ))
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phm-target}"
-cargo build --quiet --release -p phm
-bin="$CARGO_TARGET_DIR/release/phm"
+# PHM_BIN=path uses that binary instead of building the release one (a quick look with a
+# debug build; numbers for the record come from the release build).
+if [[ -n ${PHM_BIN:-} ]]; then
+  bin=$PHM_BIN
+else
+  cargo build --quiet --release -p phm
+  bin="$CARGO_TARGET_DIR/release/phm"
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -5,8 +5,10 @@
 # 2. Makes a fresh pseudonymisation key and runs the pipeline pipeline/demo.toml on the
 #    committed sample with `phm run`: ingest (validation, quarantine, opt-outs,
 #    pseudonymisation), link (sql/ on DataFusion), score (Charlson, Elixhauser, HFRS, eFI),
-#    committed whole with a manifest; runs it again (nothing to do) and verifies it.
-# 3. Queries the results, and shows that `phm query` refuses to write.
+#    risk (a locally fitted, back-tested emergency-admission model, tiers, segments,
+#    reasons), committed whole with a manifest; runs it again (nothing to do) and verifies it.
+# 3. Queries the results, shows the model card's back-test, approves the model, and shows
+#    that `phm query` refuses to write.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -31,7 +33,7 @@ else
 fi
 
 echo
-echo "== phm key new + phm run pipeline/demo.toml: ingest -> link -> score, committed whole"
+echo "== phm key new + phm run pipeline/demo.toml: ingest -> link -> score -> risk, committed whole"
 "$phm" key new --out "$tmp/demo.key"
 "$phm" run pipeline/demo.toml --runs "$tmp/runs" --identifiable "$tmp/identifiable" --key "$tmp/demo.key"
 run="$tmp/runs/latest"
@@ -54,6 +56,13 @@ echo
 echo "== phm query: scores (Charlson, Elixhauser, HFRS, eFI)"
 "$phm" query --run "$run" "SELECT efi_category, COUNT(*) AS patients, ROUND(AVG(charlson_1987), 2) AS mean_charlson, ROUND(AVG(hfrs), 2) AS mean_hfrs FROM scores GROUP BY efi_category ORDER BY MIN(efi)"
 echo
+echo "== risk: the model's back-test (model card), the pyramid, segments, and why the top patients were flagged"
+sed -n '/^## Back-test/,/^| calibration slope/p' "$run/risk/model_card.md"
+"$phm" query --run "$run" "SELECT tier, COUNT(*) AS patients, ROUND(MIN(risk), 3) AS min_risk, ROUND(MAX(risk), 3) AS max_risk FROM risk GROUP BY tier ORDER BY MIN(rank)"
+"$phm" query --run "$run" "SELECT segment, COUNT(*) AS patients, ROUND(AVG(risk), 3) AS mean_risk FROM risk GROUP BY segment ORDER BY segment"
+"$phm" query --run "$run" "SELECT substr(pseudonym, 1, 12) AS pseudonym, practice_code, ROUND(risk, 3) AS risk, tier, segment, reason_1, reason_2, reason_3 FROM risk ORDER BY rank LIMIT 5"
+"$phm" risk approve "$run" --models "$tmp/models"
+
 echo "== phm query is read-only: it refuses to write"
 if "$phm" query --run "$run" "COPY (SELECT * FROM features) TO '$tmp/out.csv'"; then
   echo "error: phm query wrote a file" >&2

@@ -25,8 +25,8 @@ Examples:
 
 pub const QUERY_HELP: &str = "\
 Tables: the extracts under <run>/pseudonymised/ (gp_events, apc, ...) and the published tables
-under <run>/linked/ (spine, features) and <run>/scores/ (scores). The identifiable zone is never
-queryable.
+under <run>/linked/ (spine, features), <run>/scores/ (scores) and <run>/risk/ (risk, calibration).
+The identifiable zone is never queryable.
 
 Read only: one SELECT (or WITH ... SELECT) at a time over those tables. COPY, CREATE, INSERT,
 SET and other statements, table functions such as read_parquet('...'), and files or URLs named

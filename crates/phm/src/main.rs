@@ -3,6 +3,7 @@
 mod ingest;
 mod link;
 mod pipeline;
+mod risk;
 mod run;
 mod score;
 
@@ -46,7 +47,10 @@ enum Command {
     /// Charlson, Elixhauser, HFRS and eFI for every patient of the spine.
     #[command(after_long_help = score::HELP)]
     Score(score::ScoreArgs),
-    /// Run the whole pipeline (ingest, link, score) and commit the run whole.
+    /// Risk stratification: approve a run's fitted model.
+    #[command(subcommand, after_long_help = risk::HELP)]
+    Risk(risk::RiskCommand),
+    /// Run the whole pipeline (ingest, link, score, risk) and commit the run whole.
     #[command(after_long_help = run::HELP)]
     Run(run::RunArgs),
     /// Re-hash every file of a run against its manifest and name what differs.
@@ -180,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Ingest(args) => ingest::run(&args),
         Command::Link(args) => done(link::link(&args)),
         Command::Score(args) => done(score::run(&args)),
+        Command::Risk(cmd) => done(risk::command(&cmd)),
         Command::Run(args) => run::run(&args),
         Command::Verify(args) => done(run::verify(&args)),
         Command::Query(args) => done(link::query(&args)),

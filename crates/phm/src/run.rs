@@ -176,6 +176,13 @@ fn used_files(s: &Settings) -> anyhow::Result<BTreeMap<&'static str, Vec<UsedFil
             .collect(),
     );
     used.insert("score", used_of(phm_score::scores::sources()).collect());
+    used.insert(
+        "risk",
+        crate::risk::used(&s.p)?
+            .into_iter()
+            .map(|(path, bytes)| UsedFile::of(path, &bytes))
+            .collect(),
+    );
     Ok(used)
 }
 
@@ -280,6 +287,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     timings.insert("score_seconds".to_owned(), started.elapsed().as_secs_f64());
     checkpoint("scored");
 
+    let started = Instant::now();
+    let risk = crate::risk::stage(&s.p, s.reference, &layout, s.sql_dir.clone())
+        .context("`phm run` stopped in risk; nothing was committed")?;
+    let risk_seconds = started.elapsed().as_secs_f64();
+    timings.insert("risk_seconds".to_owned(), risk_seconds);
+    timings.insert("risk_model_seconds".to_owned(), risk.seconds);
+    timings.insert(
+        "risk_history_seconds".to_owned(),
+        risk_seconds - risk.seconds,
+    );
+    checkpoint("risked");
+
     let rows = |p: &Path| phm_sql::parquet_rows(p);
     let outputs = manifest::hash_tree(layout.path(), &[manifest::MANIFEST], &rows)?;
     let identifiable_outputs = manifest::hash_tree(id_layout.path(), &[], &rows)?;
@@ -319,6 +338,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             stage(manifest::INGEST),
             stage(manifest::LINK),
             stage(manifest::SCORE),
+            stage(manifest::RISK),
         ],
         outputs,
         identifiable_outputs,
@@ -348,6 +368,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         c.quarantined,
         c.opted_out,
         scored.patients
+    );
+    println!(
+        "  risk: {} model {}{}; tiers {}",
+        if risk.approved { "approved" } else { "fitted" },
+        &risk.model_id[..12],
+        risk.auroc.map_or_else(String::new, |a| format!(
+            ", AUROC {a:.3} on the latest outcome year"
+        )),
+        risk.tiers
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for r in &m.rejected_files {
         println!(

@@ -380,6 +380,7 @@ fn a_run_killed_anywhere_leaves_no_half_written_run_and_the_next_one_completes()
         "ingested",
         "linked",
         "scored",
+        "risked",
         "manifest-written",
         "identifiable-committed",
         "run-committed",
