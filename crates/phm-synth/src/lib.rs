@@ -32,7 +32,8 @@ use rayon::prelude::*;
 
 use crate::codes::{CONDITIONS, DEFICITS};
 use crate::date::Day;
-use crate::model::{Patient, Type1};
+use crate::model::{Patient, Type1, emergency_age_band};
+use crate::params::EMERGENCY_ADMISSIONS_BY_AGE;
 use crate::rows::{ChunkRows, DefectKind, Extract, FileIndex, Layout, RowWriter};
 use crate::summary::{AGE_GROUPS, Stats, Summary};
 use crate::world::World;
@@ -318,12 +319,24 @@ fn count(world: &World, p: &Patient, s: &mut Stats, outcomes: &mut Vec<(f32, boo
         let to = r.end.map_or(as_of, |(d, _)| d.min(as_of));
         if to > from {
             s.person_years += f64::from(to - from) / 365.25;
+            // Split by age band: the band's days run from the birthday that opens it to the
+            // one that opens the next.
+            for (i, (_, lo, hi, _)) in EMERGENCY_ADMISSIONS_BY_AGE.iter().enumerate() {
+                let a = date::add_years(p.dob, *lo).max(from);
+                let b = date::add_years(p.dob, hi.saturating_add(1).min(150)).min(to);
+                if b > a {
+                    s.person_years_by_age[i] += f64::from(b - a) / 365.25;
+                }
+            }
         }
     }
     for sp in &p.spells {
         if before(sp.admitted) {
             match sp.method.as_bytes()[0] {
-                b'2' => s.emergency += 1,
+                b'2' => {
+                    s.emergency += 1;
+                    s.emergency_by_age[emergency_age_band(p.age_on(sp.admitted))] += 1;
+                }
                 b'1' => s.elective += 1,
                 _ => {}
             }

@@ -21,6 +21,38 @@ pub const MALE_SHARE: [f64; 19] = [
 /// admission episodes' spells a year (NHS Digital, Hospital Admitted Patient Care Activity
 /// 2022-23) over 57 million people.
 pub const EMERGENCY_ADMISSIONS_PER_PERSON_YEAR: f64 = 0.11;
+
+/// Emergency admissions per person-year by age band: `(band, first age, last age, rate)`.
+///
+/// The generator is calibrated to these (`model::EMERGENCY_AGE_CORRECTION`). They are derived,
+/// not copied from one table: the NHS Digital table of HES APC emergency admissions by age
+/// could not be consulted when they were set, so each is built from what could be, and should
+/// be replaced by HES APC 2022-23 emergency admissions by age over ONS mid-2022 population
+/// when that table is to hand (the crate README shows the working).
+/// - 0-4: infants 0.338 a year (Nath et al. 2022, BMC Health Serv Res 22:936, HES births in
+///   England 2013-2019: 337.8 emergency admissions per 1,000 infant-years), ages 1-4 at
+///   0.0895 (Saxena et al. 2009, `PLoS ONE` 4:e7484, HES unplanned admissions of children under
+///   10 in 2006: 89.5 per 1,000 child-years): (0.338 + 4 x 0.0895) / 5 = 0.14.
+/// - 5-19 to 60-74: the age profile of an all-age English population (Pereira Gray et al.
+///   2017, BMJ Open 7:e014045, NEW Devon CCG, 765,861 patients, emergency admissions per
+///   1,000 in 12 months: 48.8 at 0-19, 46.3 at 20-37, 49.9 at 38-52, 70.8 at 53-66, 211 at
+///   67+), times 1.4, the factor that brings that profile over England's age structure to the
+///   national 0.11; 5-19 with the 0-4 share taken out of 0-19, 60-74 and the bands above on
+///   the exponential rise the same profile shows from 53-66 to 67+ (about 6% a year of age).
+/// - 75-84 and 85+: the 67+ figure (211 x 1.4 = 0.295) split over 67-74, 75-84 and 85+ in
+///   England's population on that rise.
+///
+/// Over England's age structure ([`AGE_BAND_SHARE`]) they give 0.111 a person-year, the
+/// all-age figure above.
+pub const EMERGENCY_ADMISSIONS_BY_AGE: [(&str, i32, i32, f64); 7] = [
+    ("0-4", 0, 4, 0.14),
+    ("5-19", 5, 19, 0.045),
+    ("20-39", 20, 39, 0.065),
+    ("40-59", 40, 59, 0.075),
+    ("60-74", 60, 74, 0.155),
+    ("75-84", 75, 84, 0.33),
+    ("85+", 85, 200, 0.56),
+];
 /// Elective admissions (ordinary and day case) per person-year: about 8.5 million a year
 /// (HES APC 2022-23).
 pub const ELECTIVE_ADMISSIONS_PER_PERSON_YEAR: f64 = 0.15;

@@ -50,6 +50,11 @@ pub struct Stats {
     pub person_years: f64,
     /// Emergency admissions before the reference date.
     pub emergency: u64,
+    /// Person-years registered before the reference date by band of
+    /// [`params::EMERGENCY_ADMISSIONS_BY_AGE`] (age on each day).
+    pub person_years_by_age: [f64; 7],
+    /// Emergency admissions before the reference date by the same bands (age on admission).
+    pub emergency_by_age: [u64; 7],
     /// Elective admissions.
     pub elective: u64,
     /// A&E attendances.
@@ -91,6 +96,16 @@ impl Stats {
         }
         self.person_years += o.person_years;
         self.emergency += o.emergency;
+        for (a, b) in self
+            .person_years_by_age
+            .iter_mut()
+            .zip(o.person_years_by_age)
+        {
+            *a += b;
+        }
+        for (a, b) in self.emergency_by_age.iter_mut().zip(o.emergency_by_age) {
+            *a += b;
+        }
         self.elective += o.elective;
         self.ae += o.ae;
         self.ambulance += o.ambulance;
@@ -232,6 +247,19 @@ impl Summary {
                 out,
                 "  {name:<62} {:>9.4}   {published:>9.4}",
                 count as f64 / py
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  emergency admissions by age     person-years   admissions   synthetic   published"
+        );
+        for (i, (band, _, _, published)) in params::EMERGENCY_ADMISSIONS_BY_AGE.iter().enumerate() {
+            let py = s.person_years_by_age[i];
+            let n = s.emergency_by_age[i];
+            let _ = writeln!(
+                out,
+                "    {band:<29} {py:>12.0} {n:>12} {:>11.4} {published:>11.4}",
+                n as f64 / py.max(1e-9)
             );
         }
         let _ = writeln!(
