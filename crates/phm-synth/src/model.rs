@@ -1188,10 +1188,12 @@ fn diagnoses_and_opt_outs(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng) 
     p.national_opt_out = rng.random::<f64>() < NATIONAL_OPT_OUT_RATE;
 }
 
-/// Repeat prescriptions every 56 days for each active condition's medicines, from two years
-/// before the reference date (or onset, or registration) to the end of registration.
+/// Repeat prescriptions every 56 days for each active condition's medicines, from the start of
+/// the simulated history (or onset, or registration) to the end of registration: a GP record
+/// holds years of issues, so features as of the earlier dates a risk model is fitted on see
+/// medicines as the reference date's do.
 fn medications(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng) {
-    let meds_from = date::add_years(world.as_of, -2);
+    let meds_from = world.window_start;
     let mut started: Vec<(usize, Day)> = Vec::new();
     for (c, onset) in &p.conditions {
         for &m in CONDITIONS[*c].medicines {
