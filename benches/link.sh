@@ -10,7 +10,7 @@ synth_set --defect-rate 0
 cat >"$tmp/duck.py" <<'PY'
 import sys, glob, os, re, time, duckdb
 run, sql_dir = sys.argv[1], sys.argv[2]
-params = {"reference_date": "2025-04-01", "start_12m": "2024-04-01", "start_24m": "2023-04-01", "outcome_end": "2026-04-01"}
+params = {"reference_date": "2025-04-01", "start_12m": "2024-04-01", "start_24m": "2023-04-01", "outcome_end": "2026-04-01", "ages_as_of": "2025-04-01"}
 t = time.perf_counter()
 con = duckdb.connect()
 con.execute("SET threads = 2")

@@ -9,7 +9,9 @@
 # oracle environment, scripts/oracle-venv.sh)
 source "$(dirname "$0")/common.sh" "${1:-200000}"
 python=$(bash scripts/oracle-venv.sh | tail -n 1)
-synth_set
+# Six years of history: the back-test fits on features two years before the reference date,
+# whose look-backs (24 months of activity, 60 of diagnoses) then hold data, as a real ICB's do.
+synth_set --years-before 6
 mkdir -m 700 "$tmp/identifiable"
 cat >"$tmp/icb.toml" <<TOML
 [dates]

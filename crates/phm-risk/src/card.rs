@@ -31,6 +31,10 @@ pub struct ModelFile {
     pub features: Vec<String>,
     /// The fit.
     pub fit: LogisticFit,
+    /// The intercept, then the coefficients, as IEEE 754 bit patterns (16 hex digits): what
+    /// predictions use when the file is read back, so an approved model predicts bit for bit
+    /// as in its own run (a decimal number in JSON may be read back a unit in the last place off).
+    pub exact: Vec<String>,
 }
 
 impl ModelFile {
@@ -44,18 +48,14 @@ impl ModelFile {
                 "{OUTCOME}: one or more emergency admissions in the 12 months after the date"
             ),
             features: catalogue.iter().map(|f| f.name.clone()).collect(),
+            exact: std::iter::once(fit.intercept)
+                .chain(fit.coefficients.iter().copied())
+                .map(|v| format!("{:016x}", v.to_bits()))
+                .collect(),
             fit,
         };
-        m.model_id = m.hash();
+        m.model_id = hash_text(&m.to_json(), "");
         m
-    }
-
-    fn hash(&self) -> String {
-        let mut unnamed = self.clone();
-        unnamed.model_id = String::new();
-        blake3::hash(unnamed.to_json().as_bytes())
-            .to_hex()
-            .to_string()
     }
 
     /// The file's text.
@@ -75,19 +75,34 @@ impl ModelFile {
             path: path.to_path_buf(),
             source: e,
         })?;
-        let m: ModelFile =
+        let mut m: ModelFile =
             serde_json::from_str(&text).map_err(|e| bad(format!("not a phm model file: {e}")))?;
-        if m.hash() != m.model_id {
+        if hash_text(&text, &m.model_id) != m.model_id {
             return Err(bad(
                 "its content does not match its model id: it was changed after approval\nhint: approve the model again with `phm risk approve RUN`".to_owned(),
             ));
         }
         let names: Vec<&str> = catalogue.iter().map(|f| f.name.as_str()).collect();
-        if m.features != names || m.fit.coefficients.len() != names.len() {
+        if m.features != names
+            || m.fit.coefficients.len() != names.len()
+            || m.exact.len() != names.len() + 1
+        {
             return Err(bad(
                 "its features are not this version of phm's\nhint: fit a model with this version (remove `[risk] model` for one run) and approve it".to_owned(),
             ));
         }
+        let exact = m
+            .exact
+            .iter()
+            .map(|h| u64::from_str_radix(h, 16).map(f64::from_bits))
+            .collect::<Result<Vec<f64>, _>>()
+            .map_err(|e| {
+                bad(format!(
+                    "`exact` holds a value that is not 16 hex digits: {e}"
+                ))
+            })?;
+        m.fit.intercept = exact[0];
+        m.fit.coefficients = exact[1..].to_vec();
         Ok(m)
     }
 
@@ -101,13 +116,25 @@ impl ModelFile {
                 source: e,
             }
         })?;
-        phm_run::atomic::write_file(&dest, m.to_json().as_bytes(), phm_run::Privacy::Shared)
-            .map_err(|e| RiskError::Io {
+        // The file as it is, byte for byte: its id is the hash of these bytes.
+        let bytes = std::fs::read(model_json).map_err(|e| RiskError::Io {
+            path: model_json.to_path_buf(),
+            source: e,
+        })?;
+        phm_run::atomic::write_file(&dest, &bytes, phm_run::Privacy::Shared).map_err(|e| {
+            RiskError::Io {
                 path: dest.clone(),
                 source: e,
-            })?;
+            }
+        })?;
         Ok(dest)
     }
+}
+
+/// BLAKE3 of a model file's text with its model id (`id`) emptied: the id the file should hold.
+fn hash_text(text: &str, id: &str) -> String {
+    let unnamed = text.replacen(&format!("\"model_id\": \"{id}\""), "\"model_id\": \"\"", 1);
+    blake3::hash(unnamed.as_bytes()).to_hex().to_string()
 }
 
 /// Rows and events of a year.

@@ -182,13 +182,11 @@ pub fn risk(cfg: &RiskConfig, out: &Path) -> Result<RiskSummary, RiskError> {
             as_of: train.as_of.clone(),
         });
     };
-    let (model, approved) = match &cfg.approved {
-        Some(path) => (ModelFile::read_approved(path, &catalogue)?, true),
-        None => {
-            let fit =
-                model::fit_cross_validated(&train.x, &y_train, &model::default_lambdas(), &cfg.cv)?;
-            (ModelFile::new(&catalogue, &train, fit), false)
-        }
+    let (model, approved) = if let Some(path) = &cfg.approved {
+        (ModelFile::read_approved(path, &catalogue)?, true)
+    } else {
+        let fit = fit_model(&train.x, &y_train, &cfg.cv)?;
+        (ModelFile::new(&catalogue, &train, fit), false)
     };
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
@@ -210,8 +208,7 @@ pub fn risk(cfg: &RiskConfig, out: &Path) -> Result<RiskSummary, RiskError> {
         let old = features::load(&b.as_of, &b.features, &b.scores)?;
         match old.outcome.clone() {
             Some(y_old) => {
-                let fit =
-                    model::fit_cross_validated(&old.x, &y_old, &model::default_lambdas(), &cfg.cv)?;
+                let fit = fit_model(&old.x, &y_old, &cfg.cv)?;
                 drop(old);
                 let p = fit.predict(&train.x)?;
                 Some(evaluate::evaluate(

@@ -131,7 +131,7 @@ mod tests {
                 "congestive heart failure"
             ]
         );
-        assert_eq!(r[0].value, 2.0);
+        assert!((r[0].value - 2.0).abs() < f64::EPSILON);
         assert!(r.iter().all(|r| r.contribution > 0.0));
     }
 

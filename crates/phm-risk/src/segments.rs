@@ -42,7 +42,8 @@ pub fn patients_table(
     let mut k = 0;
     for r in 0..year.x.rows() {
         for &j in year.x.row(r).cols {
-            values[j as usize][r] = year.quoted[k];
+            let column: &mut Vec<f64> = &mut values[j as usize];
+            column[r] = year.quoted[k];
             k += 1;
         }
     }

@@ -113,7 +113,7 @@ mod tests {
     fn sizes_follow_the_shares_and_ties_go_by_pseudonym() {
         let n = 1000;
         // Ten distinct risks, a hundred patients each: ties everywhere.
-        let risk: Vec<f64> = (0..n).map(|i| f64::from(i % 10) / 10.0).collect();
+        let risk: Vec<f64> = (0..n).map(|i| (i % 10) as f64 / 10.0).collect();
         let names: Vec<String> = (0..n).map(|i| format!("p{i:04}")).collect();
         let placed = assign(&risk, &names, &default_tiers());
         let count = |t: usize| placed.iter().filter(|p| p.tier == t).count();

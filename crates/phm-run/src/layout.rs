@@ -147,6 +147,7 @@ impl RunLayout {
     /// `history/<as of>/`: the spine, features and scores as of an earlier date (`YYYY-MM-DD`),
     /// which the risk model is fitted and back-tested on. Laid out like a run (`linked/`,
     /// `scores/`) without its own `pseudonymised/`; not published as tables.
+    #[must_use]
     pub fn history(&self, as_of: &str) -> RunLayout {
         RunLayout::at(self.root.join(HISTORY).join(as_of))
     }

@@ -75,14 +75,14 @@ pub fn stage(
     p: &Pipeline,
     reference: Day,
     layout: &RunLayout,
-    sql_dir: Option<PathBuf>,
+    sql_dir: Option<&Path>,
 ) -> anyhow::Result<phm_risk::RiskSummary> {
     let mut years = Vec::new();
     for as_of in history_dates(p, reference) {
         let history = layout.history(&iso(as_of));
         atomic::create_dir_all(&history.linked(), Privacy::Shared)?;
         atomic::create_dir_all(&history.scores(), Privacy::Shared)?;
-        let mut link = crate::link::config(p, as_of, layout.path(), sql_dir.clone());
+        let mut link = crate::link::config(p, as_of, layout.path(), sql_dir.map(Path::to_path_buf));
         link.dates = link.dates.with_ages_as_of(reference);
         phm_link::link(&link, &history.linked())
             .with_context(|| format!("linking as of {} for the risk model", iso(as_of)))?;

@@ -288,7 +288,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     checkpoint("scored");
 
     let started = Instant::now();
-    let risk = crate::risk::stage(&s.p, s.reference, &layout, s.sql_dir.clone())
+    let risk = crate::risk::stage(&s.p, s.reference, &layout, s.sql_dir.as_deref())
         .context("`phm run` stopped in risk; nothing was committed")?;
     let risk_seconds = started.elapsed().as_secs_f64();
     timings.insert("risk_seconds".to_owned(), risk_seconds);

@@ -9,7 +9,7 @@ use std::path::Path;
 const DUCKDB: &str = r#"
 import sys, glob, os, re, duckdb, pyarrow.parquet as pq
 run, sql_dir = sys.argv[1], sys.argv[2]
-params = {"reference_date": "2025-04-01", "start_12m": "2024-04-01", "start_24m": "2023-04-01", "outcome_end": "2026-04-01"}
+params = {"reference_date": "2025-04-01", "start_12m": "2024-04-01", "start_24m": "2023-04-01", "outcome_end": "2026-04-01", "ages_as_of": "2025-04-01"}
 con = duckdb.connect()
 for d in sorted(glob.glob(os.path.join(run, "pseudonymised", "*"))):
     con.execute(f"CREATE VIEW {os.path.basename(d)} AS SELECT * FROM read_parquet('{d}/*.parquet')")

@@ -208,15 +208,13 @@ fn linked_a_year_earlier_ages_are_a_year_less_and_banded_again() {
         .with_ages_as_of(reference);
     phm_link::link(&cfg, &earlier).unwrap();
     // Patients in both spines: a year younger a year earlier, banded as ingest bands.
-    let sql = format!(
-        "SELECT count(*) AS n, \
+    let sql = "SELECT count(*) AS n, \
          sum(CASE WHEN e.age = s.age - 1 THEN 0 ELSE 1 END) AS wrong_age, \
          sum(CASE WHEN e.age_band = CASE WHEN e.age >= 90 THEN '90+' \
               ELSE concat(CAST(e.age / 5 * 5 AS VARCHAR), '-', CAST(e.age / 5 * 5 + 4 AS VARCHAR)) END \
               THEN 0 ELSE 1 END) AS wrong_band, \
          sum(CASE WHEN e.age_band <> s.age_band THEN 1 ELSE 0 END) AS rebanded \
-         FROM spine s JOIN read_parquet_earlier e ON e.pseudonym = s.pseudonym"
-    );
+         FROM spine s JOIN read_parquet_earlier e ON e.pseudonym = s.pseudonym";
     let ctx = phm_sql::session(&SessionSettings::default()).unwrap();
     let counts = phm_sql::block_on::<_, phm_sql::SqlError>(async {
         ctx.register_parquet(
@@ -233,7 +231,7 @@ fn linked_a_year_earlier_ages_are_a_year_less_and_banded_again() {
         )
         .await
         .unwrap();
-        Ok(ctx.sql(&sql).await.unwrap().collect().await.unwrap())
+        Ok(ctx.sql(sql).await.unwrap().collect().await.unwrap())
     })
     .unwrap();
     let b = &counts[0];
