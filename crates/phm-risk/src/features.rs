@@ -141,6 +141,65 @@ pub const AGE_BANDS: [&str; 19] = [
 /// Recency of the last emergency admission: a feature when within this many months.
 pub const RECENT_EMERGENCY_MONTHS: i64 = 3;
 
+/// Condition flags that name one clinical concept from different code lists: a reason names
+/// the concept once (the largest of its contributions), not once per list.
+pub const CONCEPTS: [(&str, &[&str]); 19] = [
+    (
+        "heart_failure",
+        &["charlson_chf", "elixhauser_chf", "efi_heart_failure"],
+    ),
+    ("valve", &["elixhauser_valv", "efi_heart_valve_disease"]),
+    ("pvd", &["charlson_pvd", "elixhauser_pvd", "efi_pvd"]),
+    ("stroke", &["charlson_cevd", "efi_stroke_tia"]),
+    ("dementia", &["charlson_dementia", "efi_cognitive_problems"]),
+    (
+        "lung",
+        &["charlson_copd", "elixhauser_cpd", "efi_respiratory_disease"],
+    ),
+    ("rheumatoid", &["charlson_rheumd", "elixhauser_rheumd"]),
+    (
+        "ulcer",
+        &["charlson_pud", "elixhauser_pud", "efi_peptic_ulcer"],
+    ),
+    ("liver", &["charlson_mld", "charlson_msld", "elixhauser_ld"]),
+    (
+        "diabetes",
+        &[
+            "charlson_diab",
+            "charlson_diabwc",
+            "elixhauser_diabunc",
+            "elixhauser_diabc",
+            "efi_diabetes",
+        ],
+    ),
+    ("paralysis", &["charlson_hp", "elixhauser_para"]),
+    ("kidney", &["charlson_rend", "elixhauser_rf", "efi_ckd"]),
+    (
+        "cancer",
+        &["charlson_canc", "elixhauser_solidtum", "elixhauser_lymph"],
+    ),
+    ("metastatic", &["charlson_metacanc", "elixhauser_metacanc"]),
+    ("hiv", &["charlson_aids", "elixhauser_aids"]),
+    (
+        "hypertension",
+        &["elixhauser_hypunc", "elixhauser_hypc", "efi_hypertension"],
+    ),
+    ("thyroid", &["elixhauser_hypothy", "efi_thyroid_disorders"]),
+    ("weight_loss", &["elixhauser_wloss", "efi_weight_loss"]),
+    (
+        "anaemia",
+        &["elixhauser_blane", "elixhauser_dane", "efi_anaemia"],
+    ),
+];
+
+/// The concept a feature belongs to for reasons: its [`CONCEPTS`] entry, else itself.
+pub fn concept(feature: &str) -> &str {
+    CONCEPTS
+        .iter()
+        .find(|(_, members)| members.contains(&feature))
+        .map_or(feature, |(c, _)| c)
+}
+
 /// Where a feature's value comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -646,6 +705,14 @@ mod tests {
                 _ => false,
             };
             assert!(!reads_outcome, "{} reads the outcome", f.name);
+        }
+        for (concept, members) in CONCEPTS {
+            for m in members {
+                assert!(
+                    c.iter().any(|f| f.name == *m),
+                    "{concept}: `{m}` is not a feature"
+                );
+            }
         }
         let mut names: Vec<&str> = c.iter().map(|f| f.name.as_str()).collect();
         names.sort_unstable();

@@ -23,8 +23,9 @@ pub struct Reason {
 
 /// Up to [`MAX_REASONS`] reasons from a row's stored values: `(column, value as the model takes
 /// it, value as quoted)`, with the model's coefficients on the original scale. Only positive
-/// contributions count; the largest first (ties by catalogue order); two features that would
-/// say the same words give one reason.
+/// contributions count; the largest first (ties by catalogue order); features of one clinical
+/// concept ([`crate::features::CONCEPTS`], such as heart failure coded in admitted care and in
+/// the GP record) or that would say the same words give one reason.
 pub fn reasons(
     catalogue: &[Feature],
     coefficients: &[f64],
@@ -39,7 +40,10 @@ pub fn reasons(
     for (contribution, j, quoted) in candidates {
         let feature = &catalogue[j];
         let text = say(feature, quoted);
-        if out.iter().any(|r| r.text.eq_ignore_ascii_case(&text)) {
+        let group = crate::features::concept(&feature.name);
+        if out.iter().any(|r| {
+            r.text.eq_ignore_ascii_case(&text) || crate::features::concept(&r.feature) == group
+        }) {
             continue;
         }
         out.push(Reason {
@@ -133,6 +137,30 @@ mod tests {
         );
         assert!((r[0].value - 2.0).abs() < f64::EPSILON);
         assert!(r.iter().all(|r| r.contribution > 0.0));
+    }
+
+    #[test]
+    fn one_concept_coded_in_several_lists_gives_one_reason() {
+        let c = catalogue();
+        let mut beta = vec![0.0; c.len()];
+        let names = [
+            "charlson_chf",
+            "elixhauser_chf",
+            "efi_heart_failure",
+            "efi_falls",
+        ];
+        let row: Vec<(u32, f64, f64)> = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                let j = index(&c, n);
+                beta[j as usize] = 1.0 - 0.1 * k as f64;
+                (j, 1.0, 1.0)
+            })
+            .collect();
+        let r = reasons(&c, &beta, row.into_iter());
+        let features: Vec<&str> = r.iter().map(|r| r.feature.as_str()).collect();
+        assert_eq!(features, ["charlson_chf", "efi_falls"]);
     }
 
     #[test]
