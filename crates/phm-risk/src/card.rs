@@ -382,7 +382,7 @@ impl Card {
             1.0 / self.penalty.lambda
         );
         if let Some(cv) = &self.penalty.cv {
-            let fold_rows = (cv.rows_used - cv.rows_used / cv.folds.max(1)).max(1) as f64;
+            let fold_rows = crate::fold_fitting_rows(cv.rows_used, cv.folds) as f64;
             let rows = if cv.stride == 1 {
                 format!("all {} rows", cv.rows_used)
             } else {

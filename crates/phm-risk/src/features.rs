@@ -7,17 +7,19 @@
 //! `scores/scores.parquet` come the totals (Charlson, Elixhauser, HFRS, eFI) and one indicator
 //! per condition (Charlson, Elixhauser) and eFI deficit.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::RiskError;
-use crate::model::SparseMatrix;
+use crate::model::{Row, SparseMatrix};
 
 /// The outcome column of `features`: never an input.
 pub const OUTCOME: &str = "emergency_admission_next_12m";
@@ -409,6 +411,19 @@ pub struct Year {
     pub baselines: Baselines,
 }
 
+impl Year {
+    /// Each row's stored values with the values reasons quote for them, in row order.
+    pub fn rows(&self) -> impl Iterator<Item = (Row<'_>, &[f64])> {
+        let mut start = 0;
+        (0..self.x.rows()).map(move |r| {
+            let row = self.x.row(r);
+            let quoted = &self.quoted[start..start + row.cols.len()];
+            start += row.cols.len();
+            (row, quoted)
+        })
+    }
+}
+
 /// Read one date's `features.parquet` and `scores.parquet` (both sorted by pseudonym) into a
 /// year of rows.
 pub fn load(as_of: &str, features: &Path, scores: &Path) -> Result<Year, RiskError> {
@@ -439,8 +454,10 @@ pub fn load(as_of: &str, features: &Path, scores: &Path) -> Result<Year, RiskErr
     };
     let catalogue = catalogue();
     let mut columns: Vec<Column> = Vec::with_capacity(catalogue.len());
+    // Each list column of `scores`, read once for all its entries' features.
+    let mut lists: HashMap<&'static str, ListColumn> = HashMap::new();
     for feature in &catalogue {
-        columns.push(column(feature, &f, &s, features, scores)?);
+        columns.push(column(feature, &f, &s, &mut lists, features, scores)?);
     }
     let mut x = SparseMatrix::new(catalogue.len());
     let mut quoted = Vec::new();
@@ -510,6 +527,7 @@ fn column(
     feature: &Feature,
     f: &RecordBatch,
     s: &RecordBatch,
+    lists: &mut HashMap<&'static str, ListColumn>,
     features: &Path,
     scores: &Path,
 ) -> Result<Column, RiskError> {
@@ -542,8 +560,11 @@ fn column(
                 .collect(),
         ),
         Source::Listed { column, entry } => {
-            let lists = list_contains(s, column, entry, scores)?;
-            Column::Flags(lists)
+            let list = match lists.entry(column) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(ListColumn::read(s, column, scores)?),
+            };
+            Column::Flags(list.contains(entry))
         }
         other => Column::Who(other.clone()),
     })
@@ -627,32 +648,42 @@ pub(crate) fn numbers(
     )
 }
 
-/// Per row, whether a list-of-text column holds `entry`.
-fn list_contains(
-    batch: &RecordBatch,
-    name: &str,
-    entry: &str,
-    path: &Path,
-) -> Result<Vec<bool>, RiskError> {
-    let a = named(batch, name, path)?;
-    let Some(list) = a.as_list_opt::<i32>() else {
-        return Err(RiskError::Table {
+/// A list-of-text column, its values read as text once.
+struct ListColumn {
+    list: ListArray,
+    values: StringArray,
+}
+
+impl ListColumn {
+    fn read(batch: &RecordBatch, name: &str, path: &Path) -> Result<Self, RiskError> {
+        let a = named(batch, name, path)?;
+        let Some(list) = a.as_list_opt::<i32>() else {
+            return Err(RiskError::Table {
+                path: path.to_path_buf(),
+                message: format!("column `{name}` is not a list"),
+            });
+        };
+        let values = cast(list.values(), &DataType::Utf8).map_err(|e| RiskError::Table {
             path: path.to_path_buf(),
-            message: format!("column `{name}` is not a list"),
-        });
-    };
-    let values = cast(list.values(), &DataType::Utf8).map_err(|e| RiskError::Table {
-        path: path.to_path_buf(),
-        message: format!("column `{name}`: {e}"),
-    })?;
-    let values = values.as_string::<i32>();
-    let offsets = list.value_offsets();
-    Ok((0..list.len())
-        .map(|r| {
-            list.is_valid(r)
-                && (offsets[r] as usize..offsets[r + 1] as usize).any(|i| values.value(i) == entry)
+            message: format!("column `{name}`: {e}"),
+        })?;
+        Ok(ListColumn {
+            list: list.clone(),
+            values: values.as_string::<i32>().clone(),
         })
-        .collect())
+    }
+
+    /// Per row, whether the row's list holds `entry`.
+    fn contains(&self, entry: &str) -> Vec<bool> {
+        let offsets = self.list.value_offsets();
+        (0..self.list.len())
+            .map(|r| {
+                self.list.is_valid(r)
+                    && (offsets[r] as usize..offsets[r + 1] as usize)
+                        .any(|i| self.values.value(i) == entry)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

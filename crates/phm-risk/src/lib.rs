@@ -238,22 +238,20 @@ pub fn risk(cfg: &RiskConfig, out: &Path) -> Result<RiskSummary, RiskError> {
         .iter()
         .map(|p| cfg.tiers[p.tier].name.as_str())
         .collect();
-    let mut why = Vec::with_capacity(now.patients.len());
-    let mut k = 0;
-    for r in 0..now.x.rows() {
-        let row = now.x.row(r);
-        let quoted = &now.quoted[k..k + row.cols.len()];
-        k += row.cols.len();
-        why.push(reasons::reasons(
-            &catalogue,
-            &model.fit.coefficients,
-            row.cols
-                .iter()
-                .zip(row.vals)
-                .zip(quoted)
-                .map(|((&j, &x), &q)| (j, x, q)),
-        ));
-    }
+    let why: Vec<Vec<reasons::Reason>> = now
+        .rows()
+        .map(|(row, quoted)| {
+            reasons::reasons(
+                &catalogue,
+                &model.fit.coefficients,
+                row.cols
+                    .iter()
+                    .zip(row.vals)
+                    .zip(quoted)
+                    .map(|((&j, &x), &q)| (j, x, q)),
+            )
+        })
+        .collect();
     let rules = segments::rules(cfg.segments_sql.as_deref())?;
     let table = segments::patients_table(&now, &catalogue, &risk, &tier_names)?;
     let segment = segments::segments(table, &rules, &cfg.session)?;
@@ -311,6 +309,12 @@ pub fn penalty_grid_per_row() -> Vec<f64> {
     (0..13).map(|i| 10f64.powf(-0.5 * f64::from(i))).collect()
 }
 
+/// Rows a cross-validation fold's fit sees, taken as the same for every fold: `used` rows
+/// less one fold's share.
+pub fn fold_fitting_rows(used: usize, folds: usize) -> usize {
+    (used - used / folds.max(1)).max(1)
+}
+
 /// Fit with the penalty chosen by cross-validation. The grid is per row of a cross-validation
 /// fold's fitting rows; the final fit on every row uses the chosen penalty per row times its
 /// rows (cross-validation may use every m-th row only, see [`model::CvOptions`]).
@@ -320,12 +324,8 @@ pub fn fit_model(
     opts: &model::CvOptions,
 ) -> Result<model::LogisticFit, RiskError> {
     let n = x.rows();
-    let stride = opts
-        .max_rows
-        .filter(|&cap| cap > 0 && n > cap)
-        .map_or(1, |cap| n.div_ceil(cap));
-    let used = n.div_ceil(stride);
-    let fold_rows = (used - used / opts.folds.max(1)).max(1) as f64;
+    let used = n.div_ceil(model::cv_stride(n, opts.max_rows));
+    let fold_rows = fold_fitting_rows(used, opts.folds) as f64;
     let grid: Vec<f64> = penalty_grid_per_row()
         .into_iter()
         .map(|l| l * fold_rows)

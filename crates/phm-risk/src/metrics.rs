@@ -215,6 +215,16 @@ pub fn auroc(y: &[bool], p: &[f64]) -> Result<f64, MetricsError> {
     Ok((rank_sum - m * (m + 1.0) / 2.0) / (m * n))
 }
 
+/// The values of the rows whose outcome is `class`, in row order.
+fn of_class(values: &[f64], y: &[bool], class: bool) -> Vec<f64> {
+    values
+        .iter()
+        .zip(y)
+        .filter(|(_, y)| **y == class)
+        .map(|(v, _)| *v)
+        .collect()
+}
+
 /// AUROC with its standard error by the method of `DeLong` et al. (1988), computed by the fast algorithm of Sun &
 /// Xu (2014, IEEE Signal Processing Letters 21:1389) from midranks in `O(n log n)`, and the
 /// 95% interval `auc ± 1.96 se` clipped to `[0, 1]` (as R's `pROC::ci.auc`).
@@ -226,33 +236,11 @@ pub fn delong(y: &[bool], p: &[f64]) -> Result<DeLong, MetricsError> {
             non_events: n,
         });
     }
-    let pos: Vec<f64> = p
-        .iter()
-        .zip(y)
-        .filter(|(_, y)| **y)
-        .map(|(p, _)| *p)
-        .collect();
-    let neg: Vec<f64> = p
-        .iter()
-        .zip(y)
-        .filter(|(_, y)| !**y)
-        .map(|(p, _)| *p)
-        .collect();
+    let tx = midranks(&of_class(p, y, true));
+    let ty = midranks(&of_class(p, y, false));
     let tz = midranks(p);
-    let tx = midranks(&pos);
-    let ty = midranks(&neg);
-    let tz_pos: Vec<f64> = tz
-        .iter()
-        .zip(y)
-        .filter(|(_, y)| **y)
-        .map(|(r, _)| *r)
-        .collect();
-    let tz_neg: Vec<f64> = tz
-        .iter()
-        .zip(y)
-        .filter(|(_, y)| !**y)
-        .map(|(r, _)| *r)
-        .collect();
+    let tz_pos = of_class(&tz, y, true);
+    let tz_neg = of_class(&tz, y, false);
     let (mf, nf) = (m as f64, n as f64);
     let auc = (tz_pos.iter().sum::<f64>() - mf * (mf + 1.0) / 2.0) / (mf * nf);
     // Structural components: V10_i = P(X_i > Y), V01_j = P(X > Y_j), ties half.

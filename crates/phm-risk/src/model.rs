@@ -458,6 +458,14 @@ pub struct CvResult {
     pub best_lambda: f64,
 }
 
+/// Every how-many-th of `n` rows cross-validation uses under the cap `max_rows` (1 = all).
+pub fn cv_stride(n: usize, max_rows: Option<usize>) -> usize {
+    match max_rows {
+        Some(cap) if cap > 0 && n > cap => n.div_ceil(cap),
+        _ => 1,
+    }
+}
+
 /// A default penalty grid: 10^3 down to 10^-3 in 13 steps (half decades).
 pub fn default_lambdas() -> Vec<f64> {
     (0..13)
@@ -515,10 +523,7 @@ pub fn cross_validate(
         return Err(ModelError::InvalidLambda(bad));
     }
     let n = x.rows();
-    let stride = match opts.max_rows {
-        Some(cap) if cap > 0 && n > cap => n.div_ceil(cap),
-        _ => 1,
-    };
+    let stride = cv_stride(n, opts.max_rows);
     let used: Vec<usize> = (0..n).step_by(stride).collect();
     let k = opts.folds;
     if k < 2 || k > used.len() {

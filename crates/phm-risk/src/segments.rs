@@ -39,12 +39,9 @@ pub fn patients_table(
 ) -> Result<RecordBatch, RiskError> {
     let n = year.patients.len();
     let mut values = vec![vec![0.0; n]; catalogue.len()];
-    let mut k = 0;
-    for r in 0..year.x.rows() {
-        for &j in year.x.row(r).cols {
-            let column: &mut Vec<f64> = &mut values[j as usize];
-            column[r] = year.quoted[k];
-            k += 1;
+    for (r, (row, quoted)) in year.rows().enumerate() {
+        for (&j, &q) in row.cols.iter().zip(quoted) {
+            values[j as usize][r] = q;
         }
     }
     let who = &year.patients;

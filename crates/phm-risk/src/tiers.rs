@@ -6,32 +6,13 @@
 //! first tier, and so on down. The pseudonym is a keyed hash, so this tie-break favours no one
 //! in particular.
 
-use serde::{Deserialize, Serialize};
-
-/// One tier: a name and the share of patients at or above its lower edge (cumulative from the
-/// top).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tier {
-    /// Its name (`very_high`).
-    pub name: String,
-    /// Cumulative share of the population from the top, in (0, 1]; the last tier is 1.
-    pub top: f64,
-}
+/// One tier: a name and the cumulative share of patients from the top it reaches (the
+/// pipeline definition's `[risk] tiers`).
+pub use phm_run::pipeline::RiskTier as Tier;
 
 /// The default pyramid: very high (top 0.5%), high (0.5-5%), moderate (5-20%), low (rest).
 pub fn default_tiers() -> Vec<Tier> {
-    [
-        ("very_high", 0.005),
-        ("high", 0.05),
-        ("moderate", 0.20),
-        ("low", 1.0),
-    ]
-    .into_iter()
-    .map(|(name, top)| Tier {
-        name: name.to_owned(),
-        top,
-    })
-    .collect()
+    phm_run::pipeline::Risk::default().tiers
 }
 
 /// Why a pyramid cannot be used.

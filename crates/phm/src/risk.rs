@@ -99,15 +99,7 @@ pub fn stage(
         train,
         backtest: years.next(),
         approved: p.risk.model.clone(),
-        tiers: p
-            .risk
-            .tiers
-            .iter()
-            .map(|t| phm_risk::tiers::Tier {
-                name: t.name.clone(),
-                top: t.top,
-            })
-            .collect(),
+        tiers: p.risk.tiers.clone(),
         segments_sql: p.risk.segments_sql.clone(),
         session: crate::link::session(p),
         data_start: phm_risk::data_start(layout, &crate::link::session(p))?,
