@@ -5,17 +5,15 @@
 //! `ln(1 + count)`; the age band, sex and IMD quintile as indicators) or excluded for a stated
 //! reason ([`EXCLUDED`]); the outcome `emergency_admission_next_12m` is never an input. From
 //! `scores/scores.parquet` come the totals (Charlson, Elixhauser, HFRS, eFI) and one indicator
-//! per condition (Charlson, Elixhauser) and eFI deficit.
+//! per condition (Charlson, Elixhauser), eFI deficit and GP long-term condition.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fs::File;
 use std::path::Path;
 
 use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, concat_batches};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::RiskError;
@@ -145,7 +143,7 @@ pub const RECENT_EMERGENCY_MONTHS: i64 = 3;
 
 /// Condition flags that name one clinical concept from different code lists: a reason names
 /// the concept once (the largest of its contributions), not once per list.
-pub const CONCEPTS: [(&str, &[&str]); 19] = [
+pub const CONCEPTS: [(&str, &[&str]); 23] = [
     (
         "heart_failure",
         &["charlson_chf", "elixhauser_chf", "efi_heart_failure"],
@@ -163,7 +161,15 @@ pub const CONCEPTS: [(&str, &[&str]); 19] = [
         "ulcer",
         &["charlson_pud", "elixhauser_pud", "efi_peptic_ulcer"],
     ),
-    ("liver", &["charlson_mld", "charlson_msld", "elixhauser_ld"]),
+    (
+        "liver",
+        &[
+            "charlson_mld",
+            "charlson_msld",
+            "elixhauser_ld",
+            "gp_chronic_liver_disease",
+        ],
+    ),
     (
         "diabetes",
         &[
@@ -178,10 +184,15 @@ pub const CONCEPTS: [(&str, &[&str]); 19] = [
     ("kidney", &["charlson_rend", "elixhauser_rf", "efi_ckd"]),
     (
         "cancer",
-        &["charlson_canc", "elixhauser_solidtum", "elixhauser_lymph"],
+        &[
+            "charlson_canc",
+            "elixhauser_solidtum",
+            "elixhauser_lymph",
+            "gp_cancer",
+        ],
     ),
     ("metastatic", &["charlson_metacanc", "elixhauser_metacanc"]),
-    ("hiv", &["charlson_aids", "elixhauser_aids"]),
+    ("hiv", &["charlson_aids", "elixhauser_aids", "gp_hiv"]),
     (
         "hypertension",
         &["elixhauser_hypunc", "elixhauser_hypc", "efi_hypertension"],
@@ -192,6 +203,13 @@ pub const CONCEPTS: [(&str, &[&str]); 19] = [
         "anaemia",
         &["elixhauser_blane", "elixhauser_dane", "efi_anaemia"],
     ),
+    ("depression", &["elixhauser_depre", "gp_depression"]),
+    (
+        "psychosis",
+        &["elixhauser_psycho", "gp_severe_mental_illness"],
+    ),
+    ("alcohol", &["elixhauser_alcohol", "gp_alcohol_misuse"]),
+    ("neurological", &["elixhauser_ond", "gp_multiple_sclerosis"]),
 ];
 
 /// The concept a feature belongs to for reasons: its [`CONCEPTS`] entry, else itself.
@@ -240,7 +258,8 @@ pub enum Source {
     ImdUnknown,
     /// 1 when a list column of `scores` holds this name (a condition or eFI deficit).
     Listed {
-        /// The list column (`charlson_conditions`, `elixhauser_conditions`, `efi_deficits`).
+        /// The list column (`charlson_conditions`, `elixhauser_conditions`, `efi_deficits`,
+        /// `gp_conditions`).
         column: &'static str,
         /// The entry.
         entry: String,
@@ -340,6 +359,16 @@ pub fn catalogue() -> Vec<Feature> {
                 entry: deficit.to_owned(),
             },
             label: deficit.replace('-', " "),
+        });
+    }
+    for condition in phm_score::scores::SnomedLists::gp_conditions().names {
+        out.push(Feature {
+            name: format!("gp_{}", condition.replace('-', "_")),
+            source: Source::Listed {
+                column: "gp_conditions",
+                entry: condition.to_owned(),
+            },
+            label: format!("{} in the GP record", condition.replace('-', " ")),
         });
     }
     out
@@ -571,26 +600,7 @@ fn column(
 }
 
 fn read_parquet(path: &Path) -> Result<RecordBatch, RiskError> {
-    let io = |e: std::io::Error| RiskError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let parquet = |e: datafusion::parquet::errors::ParquetError| RiskError::Table {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = File::open(path).map_err(io)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-    let schema = builder.schema().clone();
-    let batches = builder
-        .build()
-        .map_err(parquet)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| RiskError::Table {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    concat_batches(&schema, &batches).map_err(|e| RiskError::Table {
+    phm_sql::read_table(path).map_err(|e| RiskError::Table {
         path: path.to_path_buf(),
         message: e.to_string(),
     })

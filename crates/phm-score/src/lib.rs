@@ -6,7 +6,8 @@
 //! diagnoses in a look-back (default 5 years), the Hospital Frailty Risk Score from the last
 //! 2 years of admitted care, and the electronic Frailty Index from GP events on or before the
 //! date and medicines in the last 12 months, each with its band or category and its
-//! components. Every code list and weight is data in `codelists/`, with its source.
+//! components; and `gp_conditions`, the GP long-term conditions (`codelists/ltc/`) recorded on
+//! or before the date, which the risk model takes as features. Every code list and weight is data in `codelists/`, with its source.
 //! The rows to score are selected with SQL on the engine of `phm-sql`; codes are matched in
 //! Rust. These selections stay in Rust rather than in `sql/`: each is one filtered scan whose
 //! rows are streamed into code matching (ICD-10 normalisation, bit sets of conditions), its
@@ -35,7 +36,7 @@ use phm_contract::date::Day;
 use phm_run::RunLayout;
 use phm_sql::{SessionSettings, SqlError, add_months, date_literal};
 
-use crate::scores::{Comorbidity, Efi, Hfrs};
+use crate::scores::{Comorbidity, Efi, Hfrs, SnomedLists};
 
 /// What to score.
 #[derive(Debug, Clone)]
@@ -118,6 +119,8 @@ struct Found {
     elixhauser: u64,
     hfrs: u128,
     efi: u64,
+    /// GP long-term conditions (`codelists/ltc/`).
+    gp: u64,
 }
 
 /// The code lists, loaded once.
@@ -126,6 +129,7 @@ struct Lists {
     elixhauser: Comorbidity,
     hfrs: Hfrs,
     efi: Efi,
+    gp: SnomedLists,
 }
 
 /// What is found for each patient of the spine, looked up by pseudonym.
@@ -190,6 +194,7 @@ async fn score_async(cfg: &ScoreConfig, out: &Path) -> Result<ScoreSummary, Scor
         elixhauser: Comorbidity::elixhauser(),
         hfrs: Hfrs::builtin(),
         efi: Efi::builtin(),
+        gp: SnomedLists::gp_conditions(),
     };
     let patients = spine_patients(&ctx).await?;
     let mut findings = Findings::new(&patients);
@@ -325,7 +330,7 @@ fn months(m: u32) -> i32 {
     i32::try_from(m).unwrap_or(i32::MAX)
 }
 
-/// eFI deficits from GP events on or before the reference date.
+/// eFI deficits and GP long-term conditions from GP events on or before the reference date.
 async fn frailty_events(
     sources: Sources<'_>,
     findings: &mut Findings<'_>,
@@ -340,10 +345,12 @@ async fn frailty_events(
         let code = text(b, 1, "frailty events")?;
         for r in 0..b.num_rows() {
             let deficits = lists.efi.of(code.value(r));
-            if deficits != 0
+            let conditions = lists.gp.of(code.value(r));
+            if deficits | conditions != 0
                 && let Some(f) = findings.of(pseudonym.value(r))
             {
                 f.efi |= deficits;
+                f.gp |= conditions;
             }
         }
         Ok(())
@@ -437,6 +444,10 @@ fn output(patients: &[String], found: &[Found], lists: &Lists) -> Result<RecordB
         grades,
         names,
     );
+    columns.push((
+        "gp_conditions".to_owned(),
+        list_column(found.iter().map(|f| lists.gp.names_in(f.gp))),
+    ));
     RecordBatch::try_from_iter(columns).map_err(|e| ScoreError::Engine {
         step: "output".to_owned(),
         message: e.to_string(),

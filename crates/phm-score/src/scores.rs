@@ -183,13 +183,62 @@ pub fn hfrs_band(tenths: u32) -> &'static str {
     }
 }
 
+/// Named SNOMED CT code lists, with a lookup from a code to the lists that hold it (bit `i` of
+/// a set is list `i`).
+#[derive(Debug, Clone)]
+pub struct SnomedLists {
+    /// List names (file stems), in bit order.
+    pub names: Vec<&'static str>,
+    codes: HashMap<u64, u64>,
+}
+
+impl SnomedLists {
+    fn new(lists: &[(&'static str, &'static str)]) -> Self {
+        let mut codes: HashMap<u64, u64> = HashMap::new();
+        for (i, (_, text)) in lists.iter().enumerate() {
+            let (_, rows) = codes::table(text);
+            for r in rows {
+                let code: u64 = r[0].trim().parse().expect("SNOMED CT code");
+                *codes.entry(code).or_default() |= 1 << i;
+            }
+        }
+        SnomedLists {
+            names: lists.iter().map(|(n, _)| *n).collect(),
+            codes,
+        }
+    }
+
+    /// The GP long-term condition lists of `codelists/ltc/`: a condition is recorded when any
+    /// of its codes is in the GP record on or before the date.
+    pub fn gp_conditions() -> Self {
+        Self::new(&LTC_LISTS)
+    }
+
+    /// The lists a SNOMED CT code is in.
+    pub fn of(&self, snomed: &str) -> u64 {
+        snomed
+            .parse::<u64>()
+            .ok()
+            .and_then(|c| self.codes.get(&c))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Names of the lists in a set, in list order.
+    pub fn names_in(&self, set: u64) -> Vec<&'static str> {
+        codes::members(set.into(), self.names.len())
+            .map(|i| self.names[i])
+            .collect()
+    }
+}
+
 /// The electronic Frailty Index (Clegg 2016): 35 deficits from SNOMED CT code lists, and
 /// polypharmacy.
 #[derive(Debug, Clone)]
 pub struct Efi {
     /// Deficit names (file names of `codelists/efi/`, then `polypharmacy`).
     pub deficits: Vec<&'static str>,
-    codes: HashMap<u64, u64>,
+    lists: SnomedLists,
 }
 
 const CHARLSON_CODES: &str = include_str!("../../../codelists/charlson/icd10-quan2005.csv");
@@ -216,6 +265,11 @@ pub fn sources() -> Vec<(String, &'static str)> {
             .iter()
             .map(|(name, text)| (format!("codelists/efi/{name}.csv"), *text)),
     );
+    out.extend(
+        LTC_LISTS
+            .iter()
+            .map(|(name, text)| (format!("codelists/ltc/{name}.csv"), *text)),
+    );
     out
 }
 
@@ -225,13 +279,15 @@ pub const POLYPHARMACY_MEDICINES: i64 = 5;
 /// Deficits in the eFI.
 pub const EFI_DEFICITS: u32 = 36;
 
-macro_rules! efi_lists {
-    ($($name:literal),* $(,)?) => {
-        [$(($name, include_str!(concat!("../../../codelists/efi/", $name, ".csv")))),*]
+/// `(name, text)` of `codelists/<folder>/<name>.csv` for each name, built into the binary.
+macro_rules! snomed_lists {
+    ($folder:literal: $($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../../../codelists/", $folder, "/", $name, ".csv")))),*]
     };
 }
 
-const EFI_LISTS: [(&str, &str); 35] = efi_lists![
+const EFI_LISTS: [(&str, &str); 35] = snomed_lists![
+    "efi":
     "activity-limitation",
     "anaemia",
     "arthritis",
@@ -269,30 +325,30 @@ const EFI_LISTS: [(&str, &str); 35] = efi_lists![
     "weight-loss",
 ];
 
+/// GP long-term condition lists (SNOMED CT), `codelists/ltc/`.
+const LTC_LISTS: [(&str, &str); 7] = snomed_lists![
+    "ltc":
+    "alcohol-misuse",
+    "cancer",
+    "chronic-liver-disease",
+    "depression",
+    "hiv",
+    "multiple-sclerosis",
+    "severe-mental-illness",
+];
+
 impl Efi {
     /// The published code lists.
     pub fn builtin() -> Self {
-        let mut codes: HashMap<u64, u64> = HashMap::new();
-        for (i, (_, text)) in EFI_LISTS.iter().enumerate() {
-            let (_, rows) = codes::table(text);
-            for r in rows {
-                let code: u64 = r[0].trim().parse().expect("SNOMED CT code");
-                *codes.entry(code).or_default() |= 1 << i;
-            }
-        }
-        let mut deficits: Vec<&'static str> = EFI_LISTS.iter().map(|(n, _)| *n).collect();
+        let lists = SnomedLists::new(&EFI_LISTS);
+        let mut deficits = lists.names.clone();
         deficits.push("polypharmacy");
-        Efi { deficits, codes }
+        Efi { deficits, lists }
     }
 
     /// The deficits a SNOMED CT code records.
     pub fn of(&self, snomed: &str) -> u64 {
-        snomed
-            .parse::<u64>()
-            .ok()
-            .and_then(|c| self.codes.get(&c))
-            .copied()
-            .unwrap_or(0)
+        self.lists.of(snomed)
     }
 
     /// The polypharmacy deficit bit.

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 pub use crate::extracts::{extract_tables, register_extracts};
 pub use crate::params::{Dates, add_months, bind, date_literal};
 pub use crate::parquet::{
-    BATCH_ROWS, ROW_GROUP_ROWS, parquet_rows, published_compression, write_batches,
+    BATCH_ROWS, ROW_GROUP_ROWS, parquet_rows, published_compression, read_table, write_batches,
     write_parquet_with, write_single_parquet,
 };
 pub use crate::session::{DEFAULT_MEMORY_LIMIT, SessionSettings, block_on, cores, session};

@@ -72,6 +72,22 @@ pub fn write_batches(
     out.commit()
 }
 
+/// A whole (small) Parquet file as one batch: a stage's own output read back (a run's risk
+/// table for bundles, a bundle's flagged patients).
+pub fn read_table(path: &Path) -> Result<RecordBatch, SqlError> {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let step = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(&step, &e))?;
+    let schema = builder.schema().clone();
+    let batches = builder
+        .build()
+        .map_err(|e| failed(&step, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(&step, &e))?;
+    datafusion::arrow::compute::concat_batches(&schema, &batches).map_err(|e| failed(&step, &e))
+}
+
 /// The number of rows of a Parquet file, from its footer; `None` for anything else.
 pub fn parquet_rows(path: &Path) -> Option<u64> {
     use datafusion::parquet::file::reader::{FileReader as _, SerializedFileReader};

@@ -276,7 +276,7 @@ fn every_flagged_patient_has_a_reason_quoting_their_own_value() {
         &f.run,
         "SELECT r.reason_1, r.reason_features, r.reason_values, f.*, \
          s.charlson_quan_2011, s.elixhauser_van_walraven, s.hfrs, s.efi, \
-         s.charlson_conditions, s.elixhauser_conditions, s.efi_deficits \
+         s.charlson_conditions, s.elixhauser_conditions, s.efi_deficits, s.gp_conditions \
          FROM risk r JOIN features f ON f.pseudonym = r.pseudonym \
          JOIN scores s ON s.pseudonym = r.pseudonym \
          WHERE r.tier IN ('very_high', 'high')",
@@ -335,6 +335,9 @@ fn own_value(row: &Value, feature: &str) -> Option<f64> {
     }
     if let Some(d) = feature.strip_prefix("efi_") {
         return listed("efi_deficits", &d.replace('_', "-"));
+    }
+    if let Some(c) = feature.strip_prefix("gp_") {
+        return listed("gp_conditions", &c.replace('_', "-"));
     }
     None
 }

@@ -55,6 +55,10 @@ const HYPERTENSION: &str = "1201005";
 const MOBILITY: &str = "8510008";
 const OSTEOPOROSIS: &str = "14651005";
 const PARKINSONS: &str = "4223005";
+// GP long-term condition codes (codelists/ltc/), in no eFI list.
+const CANCER: &str = "363346000";
+const DEPRESSION: &str = "35489007";
+const MULTIPLE_SCLEROSIS: &str = "24700007";
 /// Not in any eFI list (a blood pressure recording procedure).
 const OTHER: &str = "271649006";
 
@@ -88,6 +92,13 @@ fn extracts(dir: &Path) {
         event(2, "2020-01-01", ANAEMIA),
         event(2, "2025-04-01", FALLS),
         event(2, "2025-04-02", DIABETES),
+        // 2: cancer on the reference date counts; depression the day after does not.
+        event(2, "2025-04-01", CANCER),
+        event(2, "2025-04-02", DEPRESSION),
+        // 3: two conditions, one coded twice.
+        event(3, "2001-01-01", MULTIPLE_SCLEROSIS),
+        event(3, "2002-02-02", DEPRESSION),
+        event(3, "2003-03-03", DEPRESSION),
         // 5: the same deficit twice, and a code in no list: one deficit.
         event(5, "2019-05-05", ARTHRITIS),
         event(5, "2024-05-05", ARTHRITIS),
@@ -294,4 +305,39 @@ fn read_efi(path: &Path) -> BTreeMap<String, (Vec<String>, f64, String)> {
         }
     }
     out
+}
+
+/// GP long-term conditions by hand: listed when a code of their list is recorded on or
+/// before the reference date; no other patient has any.
+#[test]
+fn gp_long_term_conditions_are_listed_when_recorded_by_the_date() {
+    use datafusion::arrow::array::{Array, ListArray, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
+    let tmp = tempfile::tempdir().unwrap();
+    let ex = tmp.path().join("extracts");
+    extracts(&ex);
+    let run = crate::scored_run(&ex, None, tmp.path());
+    let batch = phm_sql::read_table(&phm_run::RunLayout::at(&run).scores_file()).unwrap();
+    let pseudonyms = cast(batch.column_by_name("pseudonym").unwrap(), &DataType::Utf8).unwrap();
+    let pseudonyms = pseudonyms.as_any().downcast_ref::<StringArray>().unwrap();
+    let lists = batch.column_by_name("gp_conditions").unwrap();
+    let lists = lists.as_any().downcast_ref::<ListArray>().unwrap();
+    let key = crate::key();
+    let mut p = phm_ingest::pseudo::Pseudonymiser::new(&key);
+    let expected: BTreeMap<u32, Vec<&str>> = BTreeMap::from([
+        (2, vec!["cancer"]),
+        (3, vec!["depression", "multiple-sclerosis"]),
+    ]);
+    for k in 1..=8 {
+        let pseudonym = p.pseudonym(&NhsNumber::parse(&nhs(k)).unwrap());
+        let row = (0..batch.num_rows())
+            .find(|&r| pseudonyms.value(r) == pseudonym.as_str())
+            .unwrap_or_else(|| panic!("patient {k} scored"));
+        let items = cast(&lists.value(row), &DataType::Utf8).unwrap();
+        let items = items.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<&str> = items.iter().flatten().collect();
+        let want = expected.get(&k).cloned().unwrap_or_default();
+        assert_eq!(got, want, "patient {k}");
+    }
 }

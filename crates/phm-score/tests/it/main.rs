@@ -25,6 +25,7 @@ pub fn ingested_run(extracts: &Path, lookup: Option<&Path>, out: &Path) -> PathB
         programme_opt_out_codes: vec![],
         national_opt_out: false,
         on_rejected_file: phm_ingest::OnRejectedFile::Stop,
+        vault_recipients: std::collections::BTreeMap::new(),
     };
     phm_ingest::ingest(&cfg, &key(), &|_| {}).unwrap();
     run
