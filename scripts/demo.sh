@@ -7,8 +7,10 @@
 #    pseudonymisation), link (sql/ on DataFusion), score (Charlson, Elixhauser, HFRS, eFI),
 #    risk (a locally fitted, back-tested emergency-admission model, tiers, segments,
 #    reasons), committed whole with a manifest; runs it again (nothing to do) and verifies it.
-# 3. Queries the results, shows the model card's back-test, approves the model, and shows
-#    that `phm query` refuses to write.
+# 3. Queries the results, shows the model card's back-test, approves the model.
+# 4. Gives one practice a key, runs again to make its bundle, re-identifies its flagged
+#    patients with `phm reid` (audited), shows another practice's key opens nothing, and
+#    verifies the audit log. Shows that `phm query` refuses to write.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -62,6 +64,32 @@ sed -n '/^## Back-test/,/^| calibration slope/p' "$run/risk/model_card.md"
 "$phm" query --run "$run" "SELECT segment, COUNT(*) AS patients, ROUND(AVG(risk), 3) AS mean_risk FROM risk GROUP BY segment ORDER BY segment"
 "$phm" query --run "$run" "SELECT substr(pseudonym, 1, 12) AS pseudonym, practice_code, ROUND(risk, 3) AS risk, tier, segment, reason_1, reason_2, reason_3 FROM risk ORDER BY rank LIMIT 5"
 "$phm" risk approve "$run" --models "$tmp/models"
+
+echo
+echo "== re-identification: a practice's own key, its bundle, its GP list, the audit log"
+practice=$(basename "$(ls data-samples/synth/extracts/gp_registrations/*.csv | head -n 1)" .csv)
+other=$(basename "$(ls data-samples/synth/extracts/gp_registrations/*.csv | sed -n 2p)" .csv)
+"$phm" key practice --practice "$practice" --out "$tmp/practice-keys"
+"$phm" key practice --practice "$other" --out "$tmp/other-keys" >/dev/null
+# The demo definition with the practice's recipient added (paths made absolute for the copy).
+sed "s|\.\./data-samples|$PWD/data-samples|" pipeline/demo.toml > "$tmp/demo-reid.toml"
+printf '\n[reid.recipients]\n%s = "%s"\n' "$practice" "$(cat "$tmp/practice-keys/$practice.recipient.txt")" >> "$tmp/demo-reid.toml"
+"$phm" run "$tmp/demo-reid.toml" --runs "$tmp/runs" --identifiable "$tmp/identifiable" --key "$tmp/demo.key"
+echo "Bundle of $practice (encrypted vault + pseudonymised flagged rows):"
+ls -l "$run/outbox/$practice" | tail -n +2 | awk '{print "  " $1, $5, $9}'
+mkdir -m 700 "$tmp/practice"
+"$phm" reid --bundle "$run/outbox/$practice" --identity "$tmp/practice-keys/$practice.identity.txt" \
+  --user dr.demo --reason "demo: case finding" --audit "$tmp/practice/audit.jsonl" --out "$tmp/practice/lists" | tee "$tmp/reid.out"
+echo "The GP list (synthetic test-range NHS numbers), first rows:"
+head -n 4 "$tmp"/practice/lists/gp-list-*/gp-list.csv | cut -c1-160 | sed 's/^/  /'
+echo "Another practice's identity opens nothing (exit code non-zero, and audited):"
+if "$phm" reid --bundle "$run/outbox/$practice" --identity "$tmp/other-keys/$other.identity.txt" \
+  --user someone --reason "demo: wrong key" --audit "$tmp/practice/audit.jsonl" --out "$tmp/practice/other"; then
+  echo "error: another practice's identity re-identified patients" >&2
+  exit 1
+fi
+"$phm" audit show "$tmp/practice/audit.jsonl"
+"$phm" audit verify "$tmp/practice/audit.jsonl"
 
 echo "== phm query is read-only: it refuses to write"
 if "$phm" query --run "$run" "COPY (SELECT * FROM features) TO '$tmp/out.csv'"; then

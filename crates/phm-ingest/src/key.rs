@@ -133,6 +133,13 @@ impl PseudonymKey {
         to_hex(&derived[..8])
     }
 
+    /// A key derived from this one for another purpose (BLAKE3 key derivation under a
+    /// domain-separation `context`): the audit log's subject hashes, for example. Useless for
+    /// computing pseudonyms.
+    pub fn derive(&self, context: &str) -> [u8; 32] {
+        blake3::derive_key(context, &self.0)
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }

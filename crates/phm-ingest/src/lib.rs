@@ -78,11 +78,23 @@ pub struct IngestConfig {
     /// What to do with a file that cannot be ingested at all: stop (the default), or leave it
     /// out, ingest the rest and list it in [`Manifest::rejected_files`].
     pub on_rejected_file: OnRejectedFile,
+    /// Practices' public recipients (ODS code → recipient): each practice's registrations
+    /// become its vault (`vault/<ODS>.age` in the identifiable zone), encrypted to it alone.
+    /// A practice without one gets no vault.
+    pub vault_recipients: BTreeMap<String, phm_reid::PracticeRecipient>,
 }
 
 /// Why ingest stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// A practice's vault could not be sealed.
+    #[error("cannot seal the vault of `{file}`: {message}")]
+    Vault {
+        /// The registrations file.
+        file: String,
+        /// Why.
+        message: String,
+    },
     /// No extract files found.
     #[error(
         "no extract files under `{0}`\nhint: point `--extracts` at the folder that holds `<extract>/<ODS code>.csv` (e.g. `gp_events/A81001.csv`)"
@@ -629,6 +641,7 @@ fn process_file(
         batch_rows,
     );
     let mut pseudonymiser = pseudo::Pseudonymiser::new(ctx.key);
+    let mut vault = VaultRows::new(ctx, contract, &input.submitter);
     let out_path = ctx.cfg.out.extract_file(&input.extract, &input.submitter);
     let mut writer: Option<ParquetSink> = None;
     while let Some(block) = reader.next_block().map_err(unreadable)? {
@@ -675,6 +688,9 @@ fn process_file(
                     report.opt_out(reason.code());
                     continue;
                 }
+                if let Some(v) = vault.as_mut() {
+                    v.push(&row, &mut pseudonymiser);
+                }
                 frame.push(&row, &mut pseudonymiser, ctx.lookup);
                 report.rows_out += 1;
                 if frame.len() >= BATCH {
@@ -712,6 +728,9 @@ fn process_file(
             w.finish(&input.rel, &ctx.finish)?;
         }
     }
+    if let Some(v) = vault {
+        v.seal(ctx, &input.rel)?;
+    }
     if !quarantine.is_empty() {
         let q_path = ctx
             .cfg
@@ -728,6 +747,77 @@ fn process_file(
         "file ingested"
     );
     Ok(report)
+}
+
+/// A practice's registrations, gathered for its vault while the file is read.
+struct VaultRows<'a> {
+    recipient: &'a phm_reid::PracticeRecipient,
+    practice: String,
+    /// Columns: given name, family name, date of birth, sex.
+    columns: [usize; 4],
+    records: Vec<phm_reid::vault::VaultRecord>,
+}
+
+impl<'a> VaultRows<'a> {
+    /// Only for a registrations extract whose practice has a recipient.
+    fn new(ctx: &FileContext<'a>, contract: &Contract, submitter: &str) -> Option<Self> {
+        if contract.name != "gp_registrations" {
+            return None;
+        }
+        let recipient = ctx.cfg.vault_recipients.get(submitter)?;
+        let at = |name: &str| contract.columns.iter().position(|c| c.name == name);
+        let columns = [
+            at("given_name")?,
+            at("family_name")?,
+            at("date_of_birth")?,
+            at("sex")?,
+        ];
+        Some(VaultRows {
+            recipient,
+            practice: submitter.to_owned(),
+            columns,
+            records: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, row: &Row, pseudonymiser: &mut pseudo::Pseudonymiser<'_>) {
+        let [given, family, dob, sex] = self.columns.map(|c| row.field(c).trim().to_owned());
+        self.records.push(phm_reid::vault::VaultRecord {
+            pseudonym: pseudonymiser.pseudonym(row.nhs()).as_str().to_owned(),
+            nhs_number: *row.nhs(),
+            family_name: family,
+            given_name: given,
+            date_of_birth: dob,
+            sex,
+        });
+    }
+
+    /// Encrypt and hand the vault to the committer.
+    fn seal(mut self, ctx: &FileContext<'_>, rel: &str) -> Result<(), FileFailure> {
+        // The audit log's subject-hash key, derived from the pseudonymisation key: the practice
+        // hashes whom it re-identified with it; `phm sar` finds them with the same key.
+        let audit_key = ctx.key.derive(phm_reid::audit::SUBJECT_KEY_CONTEXT);
+        let sealed = phm_reid::vault::seal(
+            &self.practice,
+            &audit_key,
+            &mut self.records,
+            self.recipient,
+        )
+        .map_err(|e| IngestError::Vault {
+            file: rel.to_owned(),
+            message: e.to_string(),
+        })?;
+        let dest = ctx.cfg.identifiable.vault_file(&self.practice);
+        let write = || -> std::io::Result<AtomicFile> {
+            phm_run::atomic::create_dir_all(&ctx.cfg.identifiable.vaults(), Privacy::Private)?;
+            let mut file = AtomicFile::create(&dest, Privacy::Private)?;
+            std::io::Write::write_all(&mut file, &sealed)?;
+            Ok(file)
+        };
+        let file = write().map_err(io(&dest))?;
+        send(&ctx.finish, file)?;
+        Ok(())
+    }
 }
 
 fn check_header(contract: &Contract, header: &[String]) -> Result<(), (String, String)> {

@@ -66,6 +66,36 @@ pub const LATEST: &str = "latest";
 /// The name of a root's lock file.
 pub const LOCK: &str = ".lock";
 
+/// An identifiable run's folder of quarantined rows.
+const QUARANTINE: &str = "quarantine";
+/// An identifiable run's folder of practice vaults.
+const VAULT: &str = "vault";
+
+/// The folder of practice bundles in a run.
+pub const OUTBOX: &str = "outbox";
+
+/// The zone folder `path` is in, if any: the nearest of it and its ancestors that is a zone's
+/// root (holds a root's [`LOCK`] file), a run folder (holds `manifest.json` or
+/// `pseudonymised/`) or an identifiable run folder (holds `quarantine/` or `vault/`).
+/// Re-identified output must never be written there. A path that does not
+/// exist yet is judged by its nearest existing ancestor.
+pub fn zone_containing(path: &Path) -> Option<PathBuf> {
+    let mut existing = path;
+    while !existing.exists() {
+        existing = existing.parent()?;
+    }
+    let full = existing.canonicalize().ok()?;
+    full.ancestors()
+        .find(|dir| {
+            dir.join(LOCK).is_file()
+                || dir.join(crate::manifest::MANIFEST).is_file()
+                || dir.join(PSEUDONYMISED).is_dir()
+                || dir.join(QUARANTINE).is_dir()
+                || dir.join(VAULT).is_dir()
+        })
+        .map(Path::to_path_buf)
+}
+
 /// One run folder of the pseudonymised zone.
 #[derive(Debug, Clone)]
 pub struct RunLayout {
@@ -142,6 +172,16 @@ impl RunLayout {
     /// `risk/<file>`.
     pub fn risk_file(&self, file: &str) -> PathBuf {
         self.risk().join(file)
+    }
+
+    /// `outbox/`: one bundle per practice, each readable only by that practice.
+    pub fn outbox(&self) -> PathBuf {
+        self.root.join(OUTBOX)
+    }
+
+    /// `outbox/<practice>/`.
+    pub fn bundle(&self, practice: &str) -> PathBuf {
+        self.outbox().join(practice)
     }
 
     /// `history/<as of>/`: the spine, features and scores as of an earlier date (`YYYY-MM-DD`),
@@ -242,7 +282,7 @@ impl IdentifiableRun {
 
     /// `quarantine/`.
     pub fn quarantine(&self) -> PathBuf {
-        self.root.join("quarantine")
+        self.root.join(QUARANTINE)
     }
 
     /// `quarantine/<extract>/<submitter>.parquet`.
@@ -251,11 +291,41 @@ impl IdentifiableRun {
             .join(extract)
             .join(format!("{submitter}.parquet"))
     }
+
+    /// `vault/`: one file per practice, encrypted to that practice's recipient.
+    pub fn vaults(&self) -> PathBuf {
+        self.root.join(VAULT)
+    }
+
+    /// `vault/<practice>.age`.
+    pub fn vault_file(&self, practice: &str) -> PathBuf {
+        self.vaults().join(format!("{practice}.age"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_inside_either_zone_is_found_and_one_outside_is_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path().join("runs");
+        std::fs::create_dir_all(runs.join("r1/pseudonymised")).unwrap();
+        std::fs::write(runs.join(LOCK), "").unwrap();
+        let id_run = tmp.path().join("ingest-identifiable");
+        std::fs::create_dir_all(id_run.join("vault")).unwrap();
+        let home = tmp.path().join("gp");
+        std::fs::create_dir_all(&home).unwrap();
+        let canon = |p: &Path| p.canonicalize().unwrap();
+        assert_eq!(
+            zone_containing(&runs.join("r1/lists/new")),
+            Some(canon(&runs.join("r1")))
+        );
+        assert_eq!(zone_containing(&runs.join("x")), Some(canon(&runs)));
+        assert_eq!(zone_containing(&id_run.join("out")), Some(canon(&id_run)));
+        assert_eq!(zone_containing(&home.join("lists")), None);
+    }
 
     #[test]
     fn both_zones_lay_out_a_run_under_its_id() {

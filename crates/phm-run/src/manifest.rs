@@ -69,6 +69,57 @@ pub const RISK: Stage = Stage {
     ],
 };
 
+/// Bundles: a vault and the flagged patients per practice with a recipient.
+pub const BUNDLE: Stage = Stage {
+    name: "bundle",
+    reads: &["risk/risk.parquet", "vault/<ODS>.age (identifiable zone)"],
+    writes: &[
+        "outbox/<ODS>/vault.age",
+        "outbox/<ODS>/flagged.parquet",
+        "outbox/<ODS>/bundle.json",
+    ],
+};
+
+/// Outputs that differ between two runs of the same inputs, and why: every other output is
+/// byte-identical.
+pub const RANDOMISED_OUTPUTS: [(&str, &str); 3] = [
+    (
+        "vault/<ODS>.age (identifiable zone)",
+        "age encryption is randomised (a fresh file key and ephemeral share each time)",
+    ),
+    (
+        "outbox/<ODS>/vault.age",
+        "a copy of the practice's vault (age encryption is randomised)",
+    ),
+    (
+        "outbox/<ODS>/bundle.json",
+        "names the vault's hash, which differs with every encryption",
+    ),
+];
+
+/// The practice bundles of a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Bundles {
+    /// Practice → (recipient key id, flagged patients in its bundle).
+    pub practices: BTreeMap<String, BundleRecord>,
+    /// Practices in the risk table with no recipient in `[reid.recipients]`: no vault and no
+    /// bundle.
+    pub practices_without_recipient: Vec<String>,
+    /// Tiers a bundle lists as flagged.
+    pub tiers: Vec<String>,
+    /// Outputs exempt from byte-identity between runs, and why.
+    pub randomised_outputs: BTreeMap<String, String>,
+}
+
+/// One practice's bundle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BundleRecord {
+    /// The key id of the recipient its vault is encrypted to.
+    pub key_id: String,
+    /// Flagged patients.
+    pub flagged: usize,
+}
+
 /// A file a stage used (a contract, SQL file, code list, weights table), by hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsedFile {
@@ -227,6 +278,10 @@ pub struct RunManifest {
     pub outputs: Vec<OutputFile>,
     /// Every file of the run's identifiable folder (names, rows and hashes only).
     pub identifiable_outputs: Vec<OutputFile>,
+    /// Practice bundles, practices without a recipient, and the outputs exempt from
+    /// byte-identity.
+    #[serde(default)]
+    pub bundles: Bundles,
     /// Seconds per stage; the one block that differs between two runs of the same inputs.
     pub timings: BTreeMap<String, f64>,
 }

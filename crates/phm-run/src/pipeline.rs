@@ -36,6 +36,33 @@ pub struct Pipeline {
     /// `[risk]`.
     #[serde(default)]
     pub risk: Risk,
+    /// `[reid]`: practice bundles and re-identification.
+    #[serde(default)]
+    pub reid: Reid,
+}
+
+/// `[reid]`: which practices get a bundle (those with a recipient), what it holds, and where
+/// `phm reid` and `phm sar` audit by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reid {
+    /// Practice ODS code → the practice's age recipient (`age1...`, public), from
+    /// `phm key practice`. A practice without one gets no vault and no bundle.
+    pub recipients: std::collections::BTreeMap<String, String>,
+    /// The tiers whose patients a bundle lists as flagged.
+    pub bundle_tiers: Vec<String>,
+    /// The audit log `phm reid` and `phm sar` append to unless `--audit` is given.
+    pub audit: Option<PathBuf>,
+}
+
+impl Default for Reid {
+    fn default() -> Self {
+        Reid {
+            recipients: std::collections::BTreeMap::new(),
+            bundle_tiers: vec!["very_high".to_owned(), "high".to_owned()],
+            audit: None,
+        }
+    }
 }
 
 /// `[risk]`: the emergency-admission model, the pyramid and the segment rules.
@@ -272,6 +299,29 @@ impl Pipeline {
         resolve(&mut p.link.spill_dir);
         resolve(&mut p.risk.model);
         resolve(&mut p.risk.segments_sql);
+        resolve(&mut p.reid.audit);
+        if let Some(tier) = p
+            .reid
+            .bundle_tiers
+            .iter()
+            .find(|t| !p.risk.tiers.iter().any(|r| &r.name == *t))
+        {
+            return Err(PipelineError::Invalid {
+                path: path.to_owned(),
+                line: line_of_key(&text, "reid", "bundle_tiers"),
+                key: Some("reid.bundle_tiers".to_owned()),
+                problem: format!("`{tier}` is not a tier of `[risk] tiers`"),
+                hint: format!(
+                    "name tiers of the pyramid: {}",
+                    p.risk
+                        .tiers
+                        .iter()
+                        .map(|t| format!("`{}`", t.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         for (key, slot) in [
             ("model", &p.risk.model),
             ("segments_sql", &p.risk.segments_sql),
@@ -345,7 +395,7 @@ impl Pipeline {
 }
 
 /// The keys each table accepts, for hints.
-const KEYS: [(&str, &[&str]); 8] = [
+const KEYS: [(&str, &[&str]); 9] = [
     ("dates", &["reference_date", "extract_date"]),
     ("inputs", &["extracts", "postcode_lookup", "key"]),
     ("outputs", &["runs", "identifiable"]),
@@ -370,6 +420,7 @@ const KEYS: [(&str, &[&str]); 8] = [
         ],
     ),
     ("risk", &["model", "tiers", "segments_sql", "cv_folds"]),
+    ("reid", &["recipients", "bundle_tiers", "audit"]),
 ];
 
 fn invalid(text: &str, path: &Path, e: &toml::de::Error) -> PipelineError {

@@ -130,6 +130,7 @@ fn config(args: &IngestArgs) -> anyhow::Result<phm_ingest::IngestConfig> {
         .extract_date
         .or(from_def(&p.dates.extract_date, "extract_date")?)
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let vault_recipients = crate::pipeline::recipients(&p)?;
     let Some(extracts) = args.extracts.clone().or(p.inputs.extracts) else {
         bail!(
             "no extracts folder\nhint: pass `--extracts DIR` or set `extracts` in the pipeline definition"
@@ -152,6 +153,7 @@ fn config(args: &IngestArgs) -> anyhow::Result<phm_ingest::IngestConfig> {
         programme_opt_out_codes: codes,
         national_opt_out: args.national_opt_out || p.opt_out.national_data_opt_out,
         on_rejected_file,
+        vault_recipients,
     })
 }
 

@@ -3,6 +3,7 @@
 mod ingest;
 mod link;
 mod pipeline;
+mod reid;
 mod risk;
 mod run;
 mod score;
@@ -34,7 +35,7 @@ enum Command {
     Synth(SynthArgs),
     /// List the extract contracts in `schemas/` and their columns.
     Contracts,
-    /// Manage pseudonymisation keys.
+    /// Manage keys: the pseudonymisation key, practices' identities.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Validate, quarantine, opt out, generalise and pseudonymise extracts (the identifiable
@@ -61,6 +62,16 @@ enum Command {
     /// Run SQL over a run's pseudonymised, linked and scored tables.
     #[command(after_long_help = link::QUERY_HELP)]
     Query(link::QueryArgs),
+    /// Re-identify a practice's flagged patients from its bundle with its own identity
+    /// (audited).
+    #[command(after_long_help = reid::REID_HELP)]
+    Reid(reid::ReidArgs),
+    /// Check or show a hash-chained audit log.
+    #[command(subcommand)]
+    Audit(reid::AuditCommand),
+    /// Subject access: everything held about one person, from the NHS number (audited).
+    #[command(after_long_help = reid::SAR_HELP)]
+    Sar(reid::SarArgs),
 }
 
 #[derive(Subcommand)]
@@ -71,6 +82,16 @@ enum KeyCommand {
     )]
     New {
         /// The key file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a practice's age identity (private) and recipient (public) for its bundles.
+    #[command(after_long_help = reid::KEY_PRACTICE_HELP)]
+    Practice {
+        /// The practice's ODS code.
+        #[arg(long)]
+        practice: String,
+        /// The folder to write the two files into (created private).
         #[arg(long)]
         out: PathBuf,
     },
@@ -181,6 +202,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Command::Key(KeyCommand::New { out }) => done(key_new(&out)),
+        Command::Key(KeyCommand::Practice { practice, out }) => {
+            done(reid::key_practice(&practice, &out))
+        }
+        Command::Reid(args) => done(reid::reid(&args)),
+        Command::Audit(cmd) => done(reid::audit_command(&cmd)),
+        Command::Sar(args) => done(reid::sar(&args)),
         Command::Ingest(args) => ingest::run(&args),
         Command::Link(args) => done(link::link(&args)),
         Command::Score(args) => done(score::run(&args)),

@@ -254,6 +254,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let layout = phm_run::RunLayout::at(run_dir.path());
     let id_layout = phm_run::IdentifiableRun::at(id_dir.path());
     let mut timings = BTreeMap::new();
+    let recipients = crate::pipeline::recipients(&s.p)?;
 
     let started = Instant::now();
     let ingest_cfg = phm_ingest::IngestConfig {
@@ -266,6 +267,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         programme_opt_out_codes: s.p.opt_out.programme_codes.clone(),
         national_opt_out: s.p.opt_out.national_data_opt_out,
         on_rejected_file: s.p.ingest.on_rejected_file,
+        vault_recipients: recipients.clone(),
     };
     let ingested = phm_ingest::ingest(&ingest_cfg, &key, &|_| {})
         .context("`phm run` stopped in ingest; nothing was committed")?;
@@ -298,6 +300,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         risk_seconds - risk.seconds,
     );
     checkpoint("risked");
+
+    let started = Instant::now();
+    let bundled = phm_reid::bundle::write_bundles(
+        &layout,
+        &id_layout,
+        &id,
+        &reference,
+        &recipients,
+        &s.p.reid.bundle_tiers,
+    )
+    .context("`phm run` stopped writing practice bundles; nothing was committed")?;
+    timings.insert("bundle_seconds".to_owned(), started.elapsed().as_secs_f64());
+    checkpoint("bundled");
 
     let rows = |p: &Path| phm_sql::parquet_rows(p);
     let outputs = manifest::hash_tree(layout.path(), &[manifest::MANIFEST], &rows)?;
@@ -339,7 +354,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             stage(manifest::LINK),
             stage(manifest::SCORE),
             stage(manifest::RISK),
+            stage(manifest::BUNDLE),
         ],
+        bundles: manifest::Bundles {
+            practices: bundled
+                .bundles
+                .iter()
+                .map(|(p, n)| {
+                    let record = manifest::BundleRecord {
+                        key_id: recipients[p].key_id(),
+                        flagged: *n,
+                    };
+                    (p.clone(), record)
+                })
+                .collect(),
+            practices_without_recipient: bundled.practices_without_recipient.clone(),
+            tiers: s.p.reid.bundle_tiers.clone(),
+            randomised_outputs: manifest::RANDOMISED_OUTPUTS
+                .iter()
+                .map(|(f, why)| ((*f).to_owned(), (*why).to_owned()))
+                .collect(),
+        },
         outputs,
         identifiable_outputs,
         timings,
@@ -381,6 +416,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             .map(|(t, n)| format!("{t} {n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "  bundles: {} practice(s){}",
+        m.bundles.practices.len(),
+        if m.bundles.practices_without_recipient.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; no recipient (no bundle) for {}",
+                m.bundles.practices_without_recipient.join(", ")
+            )
+        }
     );
     for r in &m.rejected_files {
         println!(

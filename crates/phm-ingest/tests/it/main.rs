@@ -34,6 +34,7 @@ pub fn config(set: &Path, out: &Path) -> IngestConfig {
         programme_opt_out_codes: vec![phm_synth::params::PROGRAMME_OPT_OUT_CODE.to_owned()],
         national_opt_out: false,
         on_rejected_file: OnRejectedFile::Stop,
+        vault_recipients: std::collections::BTreeMap::new(),
     }
 }
 

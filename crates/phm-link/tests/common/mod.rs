@@ -20,6 +20,7 @@ pub fn ingest(extracts: &Path, lookup: Option<&Path>, out: &Path) -> PathBuf {
         programme_opt_out_codes: vec![],
         national_opt_out: false,
         on_rejected_file: phm_ingest::OnRejectedFile::Stop,
+        vault_recipients: std::collections::BTreeMap::new(),
     };
     phm_ingest::ingest(&cfg, &key(), &|_| {}).unwrap();
     run
