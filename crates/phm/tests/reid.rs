@@ -590,8 +590,8 @@ fn subject_access_finds_the_persons_rows_bundles_and_disclosures() {
         serde_json::from_str(&out).unwrap()
     };
     let report = sar(&nhs);
-    // The truth: the person's GP events in the extract, less quarantined rows.
-    let events = count_rows(&f.path().join("set/extracts/gp_events"), &nhs);
+    // The truth: every row of theirs in every extract, ingested or quarantined (they are
+    // flagged, so none was opted out).
     let found = |prefix: &str, v: &serde_json::Value| -> u64 {
         v.as_array()
             .unwrap()
@@ -600,11 +600,28 @@ fn subject_access_finds_the_persons_rows_bundles_and_disclosures() {
             .map(|d| d["rows"].as_u64().unwrap())
             .sum()
     };
-    assert_eq!(
-        found("gp_events/", &report["datasets"]) + found("gp_events/", &report["quarantine"]),
-        events,
-        "every GP event row of theirs, ingested or quarantined"
-    );
+    let mut total = 0;
+    for extract in [
+        "gp_registrations",
+        "gp_events",
+        "gp_medications",
+        "apc",
+        "op",
+        "ecds",
+        "ambulance",
+        "community",
+        "mental_health",
+    ] {
+        let rows = count_rows(&f.path().join("set/extracts").join(extract), &nhs);
+        let prefix = format!("{extract}/");
+        assert_eq!(
+            found(&prefix, &report["datasets"]) + found(&prefix, &report["quarantine"]),
+            rows,
+            "{extract}"
+        );
+        total += rows;
+    }
+    assert!(total > 10, "a flagged patient has a history: {total} rows");
     assert!(found("gp_registrations/", &report["datasets"]) >= 1);
     assert_eq!(report["flagged_in_bundles"], serde_json::json!([a]));
     assert!(
