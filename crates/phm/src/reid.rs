@@ -313,23 +313,19 @@ pub fn sar(args: &SarArgs) -> anyhow::Result<()> {
         "Subject access search of run `{run_id}` (audited in `{}`, head {head})",
         log.display()
     );
-    println!("Pseudonymised datasets:");
-    for d in &report.datasets {
-        println!(
-            "  {:<40} {:>6} rows{}",
-            d.dataset,
-            d.rows,
-            dates(d.dates.as_ref())
-        );
-    }
-    println!("Quarantined rows (identifiable zone):");
-    for d in &report.quarantine {
-        println!(
-            "  {:<40} {:>6} rows{}",
-            d.dataset,
-            d.rows,
-            dates(d.dates.as_ref())
-        );
+    for (title, found) in [
+        ("Pseudonymised datasets:", &report.datasets),
+        ("Quarantined rows (identifiable zone):", &report.quarantine),
+    ] {
+        println!("{title}");
+        for d in found {
+            println!(
+                "  {:<40} {:>6} rows{}",
+                d.dataset,
+                d.rows,
+                dates(d.dates.as_ref())
+            );
+        }
     }
     println!(
         "Practice bundles: flagged in {}; in the vault of {}",

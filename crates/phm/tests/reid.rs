@@ -651,9 +651,23 @@ fn subject_access_finds_the_persons_rows_bundles_and_disclosures() {
         .0;
     let report = sar(&other);
     assert!(report["disclosures"].as_array().unwrap().is_empty());
+    // The text form for a person: datasets and quarantine listed, never the number.
+    let text = ok(phm()
+        .args(["sar", "--nhs-number", &nhs, "--key"])
+        .arg(&f.key)
+        .arg("--runs")
+        .arg(f.path().join("runs"))
+        .arg("--identifiable")
+        .arg(&f.identifiable)
+        .args(["--user", "ig.officer", "--reason", "SAR test (text)"]));
+    assert!(
+        text.contains("Pseudonymised datasets:") && text.contains("gp_events/"),
+        "{text}"
+    );
+    assert!(!text.contains(&nhs));
     let log = f.identifiable.join("audit/sar.jsonl");
     phm_reid::audit::verify(&log, None).unwrap();
-    assert!(audit_entries(&log).len() >= 2);
+    assert!(audit_entries(&log).len() >= 3);
 }
 
 /// Rows of every CSV file under `dir` that start with the NHS number (the first column).
