@@ -103,10 +103,10 @@ pub fn write_bundles(
         let sealed = std::fs::read(&vault).map_err(|e| ReidError::io(&vault, e))?;
         phm_run::atomic::write_file(&dir.join(VAULT), &sealed, Privacy::Shared)
             .map_err(|e| ReidError::io(&dir, e))?;
-        let mut files = BTreeMap::new();
-        for name in [VAULT, FLAGGED] {
-            files.insert(name.to_owned(), file_hash(&dir.join(name))?);
-        }
+        let files = BTreeMap::from([
+            (VAULT.to_owned(), blake3::hash(&sealed).to_hex().to_string()),
+            (FLAGGED.to_owned(), file_hash(&flagged_path)?),
+        ]);
         let json = BundleJson {
             format: "phm bundle 1".to_owned(),
             run_id: run_id.to_owned(),

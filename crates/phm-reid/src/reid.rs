@@ -22,6 +22,9 @@ use crate::vault::{self, Vault, VaultRecord};
 pub enum Selection {
     /// The flagged patients in these tiers.
     Tiers(Vec<String>),
+    /// The flagged patients of every tier the bundle holds (its `bundle.json`, read once
+    /// its hashes are checked).
+    BundleTiers,
     /// The patients of a CSV file with a `pseudonym` column (flagged or not, but of this
     /// practice).
     List(PathBuf),
@@ -86,19 +89,21 @@ pub fn reidentify(req: &Request) -> Result<Disclosure, ReidError> {
             zone,
         }));
     }
-    ctx.list_hash = Some(match &req.selection {
-        Selection::Tiers(t) => blake3::hash(format!("tiers:{}", t.join(",")).as_bytes())
-            .to_hex()
-            .to_string(),
+    ctx.list_hash = match &req.selection {
+        Selection::Tiers(t) => Some(tiers_hash(t)),
+        Selection::BundleTiers => None,
         Selection::List(path) => match bundle::file_hash(path) {
-            Ok(h) => h,
+            Ok(h) => Some(h),
             Err(e) => return Err(ctx.refuse(e)),
         },
-    });
+    };
     let json = match bundle::check(&req.bundle) {
         Ok(j) => j,
         Err(e) => return Err(ctx.refuse(e)),
     };
+    if let Selection::BundleTiers = req.selection {
+        ctx.list_hash = Some(tiers_hash(&json.tiers));
+    }
     ctx.practice = Some(json.practice.clone());
     ctx.run_id = Some(json.run_id.clone());
     let identity = match PracticeIdentity::load(&req.identity) {
@@ -109,7 +114,7 @@ pub fn reidentify(req: &Request) -> Result<Disclosure, ReidError> {
         Ok(v) => v,
         Err(e) => return Err(ctx.refuse(e)),
     };
-    let (lines, not_this_practice) = match select(req, &vault) {
+    let (lines, not_this_practice) = match select(req, &json, &vault) {
         Ok(x) => x,
         Err(e) => return Err(ctx.refuse(e)),
     };
@@ -133,6 +138,13 @@ pub fn reidentify(req: &Request) -> Result<Disclosure, ReidError> {
         head,
         folder,
     })
+}
+
+/// The audit log's `list_hash` of a request by tiers.
+fn tiers_hash(tiers: &[String]) -> String {
+    blake3::hash(format!("tiers:{}", tiers.join(",")).as_bytes())
+        .to_hex()
+        .to_string()
 }
 
 /// What a refusal's audit entry knows.
@@ -190,7 +202,11 @@ fn open_vault(
 }
 
 /// The lines of the GP list, and how many pseudonyms asked for are not this practice's.
-fn select<'v>(req: &Request, vault: &'v Vault) -> Result<(Vec<Line<'v>>, usize), ReidError> {
+fn select<'v>(
+    req: &Request,
+    json: &BundleJson,
+    vault: &'v Vault,
+) -> Result<(Vec<Line<'v>>, usize), ReidError> {
     let flagged = bundle::read(&req.bundle.join(bundle::FLAGGED))?;
     let column = |n: &str| bundle::text_column(&flagged, n);
     let (pseudonyms, tiers) = (column("pseudonym")?, column("tier")?);
@@ -217,7 +233,11 @@ fn select<'v>(req: &Request, vault: &'v Vault) -> Result<(Vec<Line<'v>>, usize),
     let mut lines = Vec::new();
     let mut missing = 0;
     match &req.selection {
-        Selection::Tiers(wanted) => {
+        Selection::Tiers(_) | Selection::BundleTiers => {
+            let wanted = match &req.selection {
+                Selection::Tiers(t) => t,
+                _ => &json.tiers,
+            };
             for (i, p) in pseudonyms.iter().enumerate() {
                 if !wanted.contains(&tiers[i]) {
                     continue;

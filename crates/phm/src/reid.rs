@@ -61,10 +61,7 @@ pub fn reid(args: &ReidArgs) -> anyhow::Result<()> {
     let selection = match (&args.list, args.tiers.is_empty()) {
         (Some(list), _) => Selection::List(list.clone()),
         (None, false) => Selection::Tiers(args.tiers.clone()),
-        (None, true) => {
-            let json = phm_reid::bundle::check(&args.bundle)?;
-            Selection::Tiers(json.tiers)
-        }
+        (None, true) => Selection::BundleTiers,
     };
     let request = Request {
         bundle: args.bundle.clone(),
