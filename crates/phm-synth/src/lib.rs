@@ -16,6 +16,7 @@ pub use phm_contract::date;
 pub mod model;
 pub mod params;
 pub mod rows;
+pub mod submissions;
 pub mod summary;
 pub mod world;
 
@@ -35,6 +36,7 @@ use crate::date::Day;
 use crate::model::{Patient, Type1, emergency_age_band};
 use crate::params::EMERGENCY_ADMISSIONS_BY_AGE;
 use crate::rows::{ChunkRows, DefectKind, Extract, FileIndex, Layout, RowWriter};
+use crate::submissions::Plan;
 use crate::summary::{AGE_GROUPS, Stats, Summary};
 use crate::world::World;
 
@@ -57,6 +59,12 @@ pub struct SynthConfig {
     pub out: PathBuf,
     /// Replace the output folder if it exists.
     pub force: bool,
+    /// Expected files never delivered (chosen from the seed; never GP registrations nor the
+    /// national opt-out list): not written, so their rows are absent from the extracts.
+    pub missing_files: usize,
+    /// Other expected files delivered late: written as usual, but the delivery log
+    /// `extracts/submissions.csv` dates them 40-120 days before the extract date.
+    pub late_files: usize,
 }
 
 /// Why generation failed.
@@ -137,10 +145,11 @@ pub fn generate(
         .collect::<Result<Vec<_>, _>>()?;
     let index = FileIndex::new(&world);
     let (orgs, others) = RowWriter::organisations(&world, &index);
+    let plan = Plan::new(&world, &index);
 
     // Built as `.<name>.partial` and renamed into place whole (removed if generation fails).
     let partial = PartialDir::create(&out, Privacy::Shared).map_err(io_err(&out))?;
-    let mut files = OutputFiles::create(&world, partial.path(), &index, &layouts)?;
+    let mut files = OutputFiles::create(&world, partial.path(), &index, &layouts, &plan)?;
 
     let n = world.cfg.patients;
     let chunks = n.div_ceil(CHUNK);
@@ -192,7 +201,14 @@ pub fn generate(
         outcomes.iter().map(|o| f64::from(o.0)).sum::<f64>() / outcomes.len().max(1) as f64;
     let observed = outcomes.iter().filter(|o| o.1).count() as f64 / outcomes.len().max(1) as f64;
     let oracle_auroc = summary::auroc(&mut outcomes);
-    let summary = files.finish(&world, &index, stats, oracle_auroc, (mean_p, observed))?;
+    let summary = files.finish(
+        &world,
+        &index,
+        &plan,
+        stats,
+        oracle_auroc,
+        (mean_p, observed),
+    )?;
     partial.commit().map_err(io_err(&out))?;
     Ok(summary)
 }
@@ -410,7 +426,8 @@ fn efi_category(p: &Patient, day: Day) -> usize {
 /// The open output files of a run.
 struct OutputFiles {
     root: PathBuf,
-    extracts: Vec<(PathBuf, BufWriter<File>)>,
+    /// Each file's path and writer (none for a missing file).
+    extracts: Vec<(PathBuf, Option<BufWriter<File>>)>,
     crlf: Vec<bool>,
     lines: Vec<u64>,
     truth: Vec<BufWriter<File>>,
@@ -426,6 +443,7 @@ impl OutputFiles {
         root: &Path,
         index: &FileIndex,
         layouts: &[Layout],
+        plan: &Plan,
     ) -> Result<Self, SynthError> {
         for e in Extract::ALL {
             let dir = root.join("extracts").join(e.name());
@@ -452,6 +470,13 @@ impl OutputFiles {
                 .join(extract.name())
                 .join(format!("{org}.csv"));
             let path = root.join(&rel);
+            files.crlf.push(false);
+            files.lines.push(1);
+            files.extract_of_file.push(extract);
+            if !plan.delivered(f) {
+                files.extracts.push((rel, None));
+                continue;
+            }
             let file = File::create(&path).map_err(io_err(&path))?;
             let mut w = BufWriter::with_capacity(1 << 16, file);
             let mut rng = ChaCha8Rng::seed_from_u64(world.cfg.seed);
@@ -470,10 +495,8 @@ impl OutputFiles {
             w.write_all(extract.columns().join(",").as_bytes())
                 .map_err(io_err(&path))?;
             w.write_all(eol).map_err(io_err(&path))?;
-            files.extracts.push((rel, w));
-            files.crlf.push(crlf);
-            files.lines.push(1);
-            files.extract_of_file.push(extract);
+            files.extracts.push((rel, Some(w)));
+            files.crlf[f] = crlf;
         }
         for (name, header) in TRUTH_FILES {
             let path = root.join("truth").join(name);
@@ -486,6 +509,9 @@ impl OutputFiles {
 
     fn write_chunk(&mut self, chunk: &Chunk) -> Result<(), SynthError> {
         for d in &chunk.rows.defects {
+            if self.extracts[d.file].1.is_none() {
+                continue;
+            }
             let line = self.lines[d.file] + d.row + 1;
             let layout = Extract::ALL
                 .iter()
@@ -495,10 +521,12 @@ impl OutputFiles {
             self.defects.push((d.file, line, d.kind, column));
         }
         for (f, bytes) in chunk.rows.files.iter().enumerate() {
+            let (rel, Some(w)) = &mut self.extracts[f] else {
+                continue;
+            };
             if bytes.is_empty() {
                 continue;
             }
-            let (rel, w) = &mut self.extracts[f];
             let path = self.root.join(&*rel);
             if self.crlf[f] {
                 let mut converted = Vec::with_capacity(bytes.len() + bytes.len() / 20);
@@ -528,11 +556,13 @@ impl OutputFiles {
         mut self,
         world: &World,
         index: &FileIndex,
+        plan: &Plan,
         stats: Stats,
         oracle_auroc: Option<f64>,
         outcome_year: (f64, f64),
     ) -> Result<Summary, SynthError> {
         for (rel, w) in &mut self.extracts {
+            let Some(w) = w else { continue };
             let path = self.root.join(&*rel);
             w.flush().map_err(io_err(&path))?;
             w.get_ref().sync_all().map_err(io_err(&path))?;
@@ -561,6 +591,7 @@ impl OutputFiles {
         }
         w.flush().map_err(io_err(&path))?;
         write_lookup(world, &self.root)?;
+        plan.write(world, index, &self.root)?;
         let summary = Summary {
             stats,
             oracle_auroc,
@@ -574,7 +605,9 @@ impl OutputFiles {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
-            files: index.len(),
+            files: self.extracts.iter().filter(|(_, w)| w.is_some()).count(),
+            missing_files: world.cfg.missing_files,
+            late_files: world.cfg.late_files,
         };
         write_metadata(world, &self.root, &summary)?;
         Ok(summary)
@@ -604,6 +637,8 @@ fn write_metadata(world: &World, root: &Path, summary: &Summary) -> Result<(), S
         "practices": cfg.practices,
         "seed": cfg.seed,
         "defect_rate": cfg.defect_rate,
+        "missing_files": cfg.missing_files,
+        "late_files": cfg.late_files,
         "years_before": cfg.years_before,
         "as_of": date::iso(world.as_of),
         "window_start": date::iso(world.window_start),

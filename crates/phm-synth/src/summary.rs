@@ -160,6 +160,10 @@ pub struct Summary {
     pub defects: Vec<(String, u64)>,
     /// Files written.
     pub files: usize,
+    /// Expected files not written (`SynthConfig::missing_files`).
+    pub missing_files: usize,
+    /// Files dated late in the delivery log (`SynthConfig::late_files`).
+    pub late_files: usize,
 }
 
 impl Summary {
@@ -322,6 +326,13 @@ impl Summary {
             }
         }
         let _ = writeln!(out, "\nRows written ({} files)", self.files);
+        if self.missing_files + self.late_files > 0 {
+            let _ = writeln!(
+                out,
+                "  submissions: {} files missing, {} late (truth/submissions.csv)",
+                self.missing_files, self.late_files
+            );
+        }
         for (name, rows) in &self.rows {
             let _ = writeln!(out, "  {name:<20} {rows:>12}");
         }

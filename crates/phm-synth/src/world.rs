@@ -277,6 +277,13 @@ impl World {
                 "`--years-before` must be between 3 and 10".into(),
             ));
         }
+        let eligible = crate::submissions::eligible_files(cfg.practices);
+        if cfg.missing_files.saturating_add(cfg.late_files) > eligible {
+            return Err(SynthError::Config(format!(
+                "`--missing-files` and `--late-files` together must be at most {eligible}, the \
+                 files other than GP registrations and the national opt-out list"
+            )));
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         rng.set_stream(u64::MAX);
         let as_of = cfg.as_of;

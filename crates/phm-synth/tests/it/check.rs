@@ -40,8 +40,13 @@ pub fn read(set: &Path) -> Reading {
     let extract_date = extract_date(set);
     let mut found = BTreeSet::new();
     let mut rows = Vec::new();
+    // Extract files sit in a folder per extract; the delivery log `extracts/submissions.csv`
+    // at the top level is not one (ingest reads only the folders).
     let files = phm_testkit::files_under(&set.join("extracts"), Some("csv"));
-    for path in files {
+    for path in files
+        .into_iter()
+        .filter(|p| p.parent() != Some(set.join("extracts").as_path()))
+    {
         let extract = path
             .parent()
             .unwrap()

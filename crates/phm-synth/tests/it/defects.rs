@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::check;
 
-fn truth(set: &std::path::Path) -> BTreeSet<(String, u64, String)> {
+pub fn truth(set: &std::path::Path) -> BTreeSet<(String, u64, String)> {
     let text = std::fs::read_to_string(set.join("truth/defects.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("file,line,kind,column,expected_reason"));

@@ -6,6 +6,7 @@ mod consistency;
 mod defects;
 mod output;
 mod realism;
+mod submissions;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

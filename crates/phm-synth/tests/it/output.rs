@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     phm_testkit::files_under(dir, None)
         .into_iter()
         .map(|p| {
@@ -48,6 +48,8 @@ fn an_existing_folder_is_refused_unless_forced_and_no_partial_folder_is_left() {
         defect_rate: 0.0,
         out: out.clone(),
         force: false,
+        missing_files: 0,
+        late_files: 0,
     };
     let err = phm_synth::generate(cfg.clone(), &|_| {})
         .unwrap_err()
@@ -80,6 +82,8 @@ fn bad_settings_are_refused_with_the_flag_named() {
         defect_rate: 0.0,
         out: tmp.path().join("x"),
         force: false,
+        missing_files: 0,
+        late_files: 0,
     };
     let err = phm_synth::generate(cfg.clone(), &|_| {})
         .unwrap_err()

@@ -77,6 +77,8 @@ fn emergency_admissions_by_age_are_near_englands() {
         defect_rate: 0.0,
         out: tmp.path().join("s"),
         force: false,
+        missing_files: 0,
+        late_files: 0,
     };
     let summary = phm_synth::generate(cfg, &|_| {}).unwrap();
     let s = &summary.stats;
