@@ -173,6 +173,38 @@ pub struct Evaluation {
     pub deciles: Vec<RiskGroup>,
     /// Yield of flagging the top 0.5%, 5% and 20%.
     pub top: Vec<TopFraction>,
+    /// The ROC curve at [`ROC_POINTS`] + 1 evenly spaced shares flagged, from none to all:
+    /// `[false positive rate, true positive rate]` (for the run report's chart).
+    pub roc: Vec<[f64; 2]>,
+}
+
+/// Steps of the ROC curve kept in an evaluation.
+pub const ROC_POINTS: usize = 50;
+
+/// The ROC curve: for `k` in `0..=steps`, flag the top `k / steps` of patients by `p` (ties by
+/// row order) and give `[FPR, TPR]`. Empty when there are no events or no non-events.
+pub fn roc_curve(y: &[bool], p: &[f64], steps: usize) -> Result<Vec<[f64; 2]>, MetricsError> {
+    let events = check_probabilities(y, p)?;
+    let n = y.len();
+    let non_events = n - events;
+    if events == 0 || non_events == 0 || steps == 0 {
+        return Ok(Vec::new());
+    }
+    let order = order_desc(p);
+    let mut curve = Vec::with_capacity(steps + 1);
+    let (mut tp, mut taken) = (0usize, 0usize);
+    for k in 0..=steps {
+        let upto = (k * n).div_ceil(steps).min(n);
+        while taken < upto {
+            tp += usize::from(y[order[taken]]);
+            taken += 1;
+        }
+        curve.push([
+            (taken - tp) as f64 / non_events as f64,
+            tp as f64 / events as f64,
+        ]);
+    }
+    Ok(curve)
 }
 
 /// Every measure: AUROC with `DeLong` interval, AUPRC, Brier, calibration, deciles and the yield
@@ -196,6 +228,7 @@ pub fn evaluate(y: &[bool], p: &[f64]) -> Result<Evaluation, MetricsError> {
             .iter()
             .map(|&q| top_fraction(y, p, q))
             .collect::<Result<_, _>>()?,
+        roc: roc_curve(y, p, ROC_POINTS)?,
     })
 }
 

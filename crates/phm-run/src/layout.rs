@@ -104,13 +104,15 @@ pub struct RunLayout {
 
 /// The folders of a run whose Parquet files are published tables (a table per file, named
 /// after it).
-pub const PUBLISHED_FOLDERS: [&str; 3] = [LINKED, SCORES, RISK];
+pub const PUBLISHED_FOLDERS: [&str; 4] = [LINKED, SCORES, RISK, AGGREGATES];
 
 const PSEUDONYMISED: &str = "pseudonymised";
 const LINKED: &str = "linked";
 const SCORES: &str = "scores";
 const RISK: &str = "risk";
 const HISTORY: &str = "history";
+const PUBLISH: &str = "publish";
+const AGGREGATES: &str = "publish/aggregates";
 
 impl RunLayout {
     /// A run folder given directly.
@@ -190,6 +192,32 @@ impl RunLayout {
     #[must_use]
     pub fn history(&self, as_of: &str) -> RunLayout {
         RunLayout::at(self.root.join(HISTORY).join(as_of))
+    }
+
+    /// `publish/`: what analysts take away (aggregates under disclosure control, the
+    /// k-anonymity report).
+    pub fn publish(&self) -> PathBuf {
+        self.root.join(PUBLISH)
+    }
+
+    /// `publish/aggregates/`: one table per file, `<table>.csv` and `<table>.parquet`.
+    pub fn aggregates(&self) -> PathBuf {
+        self.root.join(AGGREGATES)
+    }
+
+    /// `publish/k_anonymity.json`.
+    pub fn k_anonymity(&self) -> PathBuf {
+        self.publish().join("k_anonymity.json")
+    }
+
+    /// `report.html`: the run report, one self-contained page.
+    pub fn report_html(&self) -> PathBuf {
+        self.root.join("report.html")
+    }
+
+    /// `report.json`: every number `report.html` shows.
+    pub fn report_json(&self) -> PathBuf {
+        self.root.join("report.json")
     }
 
     /// `manifest.json`, written last.

@@ -80,6 +80,26 @@ pub const BUNDLE: Stage = Stage {
     ],
 };
 
+/// Publish: aggregates under disclosure control, the k-anonymity report, the run report.
+pub const PUBLISH: Stage = Stage {
+    name: "publish",
+    reads: &[
+        "linked/spine.parquet",
+        "scores/scores.parquet",
+        "risk/risk.parquet",
+        "risk/model_card.json",
+        "ingest-manifest.json",
+        "extracts/submissions.csv",
+    ],
+    writes: &[
+        "publish/aggregates/<table>.csv",
+        "publish/aggregates/<table>.parquet",
+        "publish/k_anonymity.json",
+        "report.json",
+        "report.html",
+    ],
+};
+
 /// Outputs that differ between two runs of the same inputs, and why: every other output is
 /// byte-identical.
 pub const RANDOMISED_OUTPUTS: [(&str, &str); 3] = [

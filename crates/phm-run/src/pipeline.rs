@@ -39,6 +39,62 @@ pub struct Pipeline {
     /// `[reid]`: practice bundles and re-identification.
     #[serde(default)]
     pub reid: Reid,
+    /// `[publish]`: aggregates, disclosure control, PCNs, retention.
+    #[serde(default)]
+    pub publish: Publish,
+    /// `[schedule]`: who is expected to submit which extract, and how old an extract may be.
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// `[publish]`: the aggregates for analysts and the statistical disclosure control they get.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Publish {
+    /// Counts of this many or fewer (but more than 0) are redacted (OpenSAFELY: 7).
+    pub suppression_threshold: u64,
+    /// Every other count is rounded to the nearest multiple of this (OpenSAFELY: 5).
+    pub rounding_base: u64,
+    /// The k of the k-anonymity report over published tables' quasi-identifiers.
+    pub k_anonymity: u64,
+    /// Primary care networks: PCN name → its practices' ODS codes. A practice in none is
+    /// counted under `unassigned`.
+    pub pcns: std::collections::BTreeMap<String, Vec<String>>,
+    /// `phm purge` removes runs and quarantine older than this many months.
+    pub retention_months: u32,
+}
+
+impl Default for Publish {
+    fn default() -> Self {
+        Publish {
+            suppression_threshold: 7,
+            rounding_base: 5,
+            k_anonymity: 5,
+            pcns: std::collections::BTreeMap::new(),
+            retention_months: 12,
+        }
+    }
+}
+
+/// `[schedule]`: the submissions a run expects, for the data-quality scorecard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Schedule {
+    /// Extract → the ODS codes expected to submit it each run. Empty: no schedule (files are
+    /// not checked for missing or late).
+    pub expected: std::collections::BTreeMap<String, Vec<String>>,
+    /// A file whose extract date (from `extracts/submissions.csv`) is more than this many days
+    /// before the run's extract date is late.
+    pub max_extract_age_days: u32,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            expected: std::collections::BTreeMap::new(),
+            max_extract_age_days: 35,
+        }
+    }
 }
 
 /// `[reid]`: which practices get a bundle (those with a recipient), what it holds, and where
@@ -385,6 +441,7 @@ impl Pipeline {
                 });
             }
         }
+        check_publish(&p.publish, &text, path)?;
         Ok(p)
     }
 
@@ -394,8 +451,46 @@ impl Pipeline {
     }
 }
 
+/// `[publish]` settings that parse but cannot be used.
+fn check_publish(publish: &Publish, text: &str, path: &Path) -> Result<(), PipelineError> {
+    let invalid = |key: &str, problem: String, hint: &str| PipelineError::Invalid {
+        path: path.to_owned(),
+        line: line_of_key(text, "publish", key),
+        key: Some(format!("publish.{key}")),
+        problem,
+        hint: hint.to_owned(),
+    };
+    if publish.rounding_base == 0 {
+        return Err(invalid(
+            "rounding_base",
+            "0 is not a rounding base".to_owned(),
+            "write `rounding_base = 5` (`OpenSAFELY`'s) or another whole number of at least 1",
+        ));
+    }
+    if publish.suppression_threshold == 0 {
+        return Err(invalid(
+            "suppression_threshold",
+            "0 would publish every small count".to_owned(),
+            "write `suppression_threshold = 7` (`OpenSAFELY`'s) or more",
+        ));
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for (pcn, practices) in &publish.pcns {
+        for practice in practices {
+            if let Some(other) = seen.insert(practice, pcn) {
+                return Err(invalid(
+                    "pcns",
+                    format!("practice `{practice}` is in PCN `{other}` and in `{pcn}`"),
+                    "list each practice under one PCN",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The keys each table accepts, for hints.
-const KEYS: [(&str, &[&str]); 9] = [
+const KEYS: [(&str, &[&str]); 11] = [
     ("dates", &["reference_date", "extract_date"]),
     ("inputs", &["extracts", "postcode_lookup", "key"]),
     ("outputs", &["runs", "identifiable"]),
@@ -421,6 +516,17 @@ const KEYS: [(&str, &[&str]); 9] = [
     ),
     ("risk", &["model", "tiers", "segments_sql", "cv_folds"]),
     ("reid", &["recipients", "bundle_tiers", "audit"]),
+    (
+        "publish",
+        &[
+            "suppression_threshold",
+            "rounding_base",
+            "k_anonymity",
+            "pcns",
+            "retention_months",
+        ],
+    ),
+    ("schedule", &["expected", "max_extract_age_days"]),
 ];
 
 fn invalid(text: &str, path: &Path, e: &toml::de::Error) -> PipelineError {

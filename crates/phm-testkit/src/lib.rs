@@ -78,6 +78,8 @@ pub fn synth(
         defect_rate,
         out: dir.to_owned(),
         force: false,
+        missing_files: 0,
+        late_files: 0,
     };
     phm_synth::generate(cfg, &|_| {}).expect("synthetic set generated")
 }

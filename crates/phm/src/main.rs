@@ -1,5 +1,6 @@
 //! `phm`: the command line. Parses arguments, calls a library crate, prints the result.
 
+mod demo;
 mod ingest;
 mod link;
 mod pipeline;
@@ -30,6 +31,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole pipeline on the committed sample with demo keys, re-identify one
+    /// practice's list, and print where the report, GP list, aggregates and audit log are.
+    #[command(after_long_help = demo::HELP)]
+    Demo(demo::DemoArgs),
     /// Generate a synthetic, linked ICB population: extracts, lookups and truth files.
     #[command(after_long_help = SYNTH_HELP)]
     Synth(SynthArgs),
@@ -137,6 +142,14 @@ struct SynthArgs {
     /// times this rate).
     #[arg(long, default_value_t = phm_synth::params::DEFAULT_DEFECT_RATE)]
     defect_rate: f64,
+    /// Expected submissions to leave out (never GP registrations), for data-quality tests;
+    /// listed in truth/submissions.csv.
+    #[arg(long, default_value_t = 0)]
+    missing_files: usize,
+    /// Submissions to send with an old extract date (40 to 120 days before the extract date,
+    /// in extracts/submissions.csv); listed in truth/submissions.csv.
+    #[arg(long, default_value_t = 0)]
+    late_files: usize,
     /// Output folder; it appears only when complete.
     #[arg(long)]
     out: PathBuf,
@@ -196,6 +209,7 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let done = |r: anyhow::Result<()>| r.map(|()| Outcome::Done);
     match cli.command {
+        Command::Demo(args) => demo::demo(&args),
         Command::Synth(args) => done(synth(&args)),
         Command::Contracts => {
             contracts();
@@ -260,6 +274,8 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
         as_of,
         years_before: args.years_before,
         defect_rate: args.defect_rate,
+        missing_files: args.missing_files,
+        late_files: args.late_files,
         out: args.out.clone(),
         force: args.force,
     };

@@ -68,6 +68,21 @@ pub struct RunArgs {
     wait: bool,
 }
 
+impl RunArgs {
+    /// A run of `pipeline` into these roots with this key, as `phm demo` makes it.
+    pub fn new(pipeline: PathBuf, runs: PathBuf, identifiable: PathBuf, key: PathBuf) -> Self {
+        RunArgs {
+            pipeline,
+            runs: Some(runs),
+            identifiable: Some(identifiable),
+            key: Some(key),
+            reference_date: None,
+            force: false,
+            wait: false,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// The run folder (e.g. `<runs>/latest`).
@@ -314,6 +329,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     timings.insert("bundle_seconds".to_owned(), started.elapsed().as_secs_f64());
     checkpoint("bundled");
 
+    let started = Instant::now();
+    let published = phm_publish::publish(&phm_publish::PublishConfig {
+        run: layout.clone(),
+        run_id: id.clone(),
+        reference_date: reference.clone(),
+        extract_date: s.extract,
+        publish: s.p.publish.clone(),
+        schedule: s.p.schedule.clone(),
+        submissions: Some(s.extracts.join("submissions.csv")).filter(|p| p.is_file()),
+        tiers: s.p.risk.tiers.iter().map(|t| t.name.clone()).collect(),
+        bundles: bundled.bundles.keys().cloned().collect(),
+        practices_without_recipient: bundled.practices_without_recipient.clone(),
+        session: link_cfg.session.clone(),
+    })
+    .context("`phm run` stopped in publish; nothing was committed")?;
+    timings.insert(
+        "publish_seconds".to_owned(),
+        started.elapsed().as_secs_f64(),
+    );
+    checkpoint("published");
+
     let rows = |p: &Path| phm_sql::parquet_rows(p);
     let outputs = manifest::hash_tree(layout.path(), &[manifest::MANIFEST], &rows)?;
     let identifiable_outputs = manifest::hash_tree(id_layout.path(), &[], &rows)?;
@@ -355,6 +391,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             stage(manifest::SCORE),
             stage(manifest::RISK),
             stage(manifest::BUNDLE),
+            stage(manifest::PUBLISH),
         ],
         bundles: manifest::Bundles {
             practices: bundled
@@ -426,6 +463,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             format!(
                 "; no recipient (no bundle) for {}",
                 m.bundles.practices_without_recipient.join(", ")
+            )
+        }
+    );
+    println!(
+        "  published: {} aggregate tables ({} of {} cells redacted); report {}{}",
+        published.aggregates.len(),
+        published.hidden_cells,
+        published.cells,
+        s.runs.run(&id).report_html().display(),
+        if published.tables_under_k.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; tables with classes under k (see publish/k_anonymity.json): {}",
+                published.tables_under_k.join(", ")
             )
         }
     );

@@ -74,7 +74,9 @@ fn fixture() -> &'static Fixture {
             as_of: phm_synth::date::from_ymd(2025, 4, 1),
             years_before: 3,
             defect_rate: phm_synth::params::DEFAULT_DEFECT_RATE,
-            out: set.clone(),
+            missing_files: 0,
+        late_files: 0,
+        out: set.clone(),
             force: false,
         };
         phm_synth::generate(cfg, &|_| {}).unwrap();

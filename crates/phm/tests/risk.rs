@@ -94,6 +94,8 @@ fn fixture() -> &'static Fixture {
             as_of: phm_synth::date::from_ymd(2025, 4, 1),
             years_before: 6,
             defect_rate: phm_synth::params::DEFAULT_DEFECT_RATE,
+            missing_files: 0,
+            late_files: 0,
             out: dir.path().join("set"),
             force: false,
         };

@@ -3,7 +3,7 @@
 
 use phm_risk::metrics::{
     self, MetricsError, auprc, auroc, brier, calibration, delong, evaluate, observed_expected,
-    risk_groups, top_fraction,
+    risk_groups, roc_curve, top_fraction,
 };
 use phm_risk::model::{fit, logit, sigmoid};
 
@@ -345,4 +345,29 @@ fn metrics_equal_scikit_learn_and_numpy_delong() {
             close(g.expected, og["expected"].as_f64().unwrap(), 1e-9, name);
         }
     }
+}
+
+#[test]
+fn roc_curve_by_hand_and_its_area_is_the_auroc() {
+    // Four patients, two events, ranked e, n, e, n: flagging 1, 2, 3, 4 of them.
+    let y = b(&[1, 0, 1, 0]);
+    let p = [0.9, 0.8, 0.7, 0.6];
+    let curve = roc_curve(&y, &p, 4).unwrap();
+    assert_eq!(
+        curve,
+        vec![[0.0, 0.0], [0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [1.0, 1.0]]
+    );
+    assert!(roc_curve(&b(&[1, 1]), &[0.2, 0.3], 4).unwrap().is_empty());
+    // With one step per patient and no ties, the trapezoid area equals the AUROC.
+    let mut rng = Rng::new(11);
+    let n = 400;
+    let p: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
+    let y: Vec<bool> = p.iter().map(|&q| rng.uniform() < q).collect();
+    let curve = roc_curve(&y, &p, n).unwrap();
+    let area: f64 = curve
+        .windows(2)
+        .map(|w| (w[1][0] - w[0][0]) * (w[1][1] + w[0][1]) / 2.0)
+        .sum();
+    let auc = delong(&y, &p).unwrap().auc;
+    assert!((area - auc).abs() < 1e-12, "{area} vs {auc}");
 }
