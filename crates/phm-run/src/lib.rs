@@ -18,6 +18,7 @@ pub use pipeline::{OnRejectedFile, Pipeline, PipelineError};
 pub mod fingerprint;
 pub mod lock;
 pub mod manifest;
+pub mod purge;
 
 pub use lock::{LockError, RunLock};
 pub use manifest::{RunManifest, Stage, StageRecord};

@@ -264,12 +264,12 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::CompletedWithRejectedFiles)
 }
 
-type Bars = (
+pub(crate) type Bars = (
     indicatif::MultiProgress,
     Mutex<BTreeMap<String, indicatif::ProgressBar>>,
 );
 
-fn progress_bars(cfg: &phm_ingest::IngestConfig) -> Option<Bars> {
+pub(crate) fn progress_bars(cfg: &phm_ingest::IngestConfig) -> Option<Bars> {
     if !std::io::stderr().is_terminal() {
         return None;
     }

@@ -4,6 +4,7 @@ mod demo;
 mod ingest;
 mod link;
 mod pipeline;
+mod purge;
 mod reid;
 mod risk;
 mod run;
@@ -19,15 +20,59 @@ use clap::{Parser, Subcommand};
 
 /// Pseudonymised population-health analytics for NHS integrated care boards.
 #[derive(Parser)]
-#[command(name = "phm", version, about, long_about = None)]
+#[command(name = "phm", version, about, long_about = None, after_long_help = EXIT_CODES)]
 struct Cli {
     /// More log detail on stderr (-v info, -vv debug, -vvv trace). Logs never contain
     /// identifiers or row contents.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log format on stderr: `text` for people, `json` (one object per line) for schedulers
+    /// and log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Exit codes, for schedulers (also in `phm --help`).
+pub mod exit {
+    /// Done.
+    pub const DONE: u8 = 0;
+    /// An error not in a class below.
+    pub const ERROR: u8 = 1;
+    /// The command line could not be parsed (clap's code).
+    pub const USAGE: u8 = 2;
+    /// Completed, but some extract files were rejected whole and skipped.
+    pub const COMPLETED_WITH_REJECTED_FILES: u8 = 3;
+    /// Bad input: an invalid pipeline definition, extract files rejected (with
+    /// `on_rejected_file = "stop"`), no extracts.
+    pub const BAD_INPUT: u8 = 4;
+    /// Refused to protect data: a key or zone others can read, the wrong practice identity,
+    /// an altered bundle, output inside a zone.
+    pub const REFUSED: u8 = 5;
+    /// Another run holds the roots (try `--wait`).
+    pub const LOCKED: u8 = 6;
+    /// Nothing to do: the latest run already has these inputs, settings and code.
+    pub const NOTHING_TO_DO: u8 = 7;
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  error
+  2  the command line could not be parsed
+  3  completed with rejected files (listed in the manifest)
+  4  bad input: invalid pipeline definition, rejected extract files, no extracts
+  5  refused: a key or zone readable by others, the wrong practice identity, an altered
+     bundle, output inside a zone
+  6  locked: another run holds the roots (try --wait)
+  7  nothing to do: the latest run already has these inputs, settings and code";
 
 #[derive(Subcommand)]
 enum Command {
@@ -74,6 +119,10 @@ enum Command {
     /// Check or show a hash-chained audit log.
     #[command(subcommand)]
     Audit(reid::AuditCommand),
+    /// Remove runs and quarantine past retention (never `latest`, never the audit logs;
+    /// audited).
+    #[command(after_long_help = purge::HELP)]
+    Purge(purge::PurgeArgs),
     /// Subject access: everything held about one person, from the NHS number (audited).
     #[command(after_long_help = reid::SAR_HELP)]
     Sar(reid::SarArgs),
@@ -169,28 +218,67 @@ pub enum Outcome {
     Done,
     /// Completed, but some extract files were rejected and skipped (exit 3).
     CompletedWithRejectedFiles,
+    /// Nothing to do (exit 7).
+    NothingToDo,
 }
 
-/// The exit code of a command that completed with rejected files.
-pub const COMPLETED_WITH_REJECTED_FILES: u8 = 3;
+/// The class of an error, from the first cause in its chain phm recognises.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use phm_reid::ReidError;
+    for cause in e.chain() {
+        if cause.is::<phm_run::PipelineError>() {
+            return exit::BAD_INPUT;
+        }
+        if let Some(i) = cause.downcast_ref::<phm_ingest::IngestError>() {
+            match i {
+                phm_ingest::IngestError::NoExtracts(_)
+                | phm_ingest::IngestError::Rejected(_)
+                | phm_ingest::IngestError::OptOutSourceRejected(_) => return exit::BAD_INPUT,
+                _ => {}
+            }
+        }
+        if let Some(phm_run::LockError::Held { .. }) = cause.downcast_ref() {
+            return exit::LOCKED;
+        }
+        if let Some(phm_ingest::KeyError::TooOpen { .. }) = cause.downcast_ref() {
+            return exit::REFUSED;
+        }
+        if let Some(phm_run::atomic::PrivacyError::Readable { .. }) = cause.downcast_ref() {
+            return exit::REFUSED;
+        }
+        if let Some(
+            ReidError::KeyNotPrivate { .. }
+            | ReidError::NotThisPractice { .. }
+            | ReidError::BundleAltered { .. }
+            | ReidError::OutputInZone { .. },
+        ) = cause.downcast_ref()
+        {
+            return exit::REFUSED;
+        }
+    }
+    exit::ERROR
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     match run(cli) {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::CompletedWithRejectedFiles) => ExitCode::from(COMPLETED_WITH_REJECTED_FILES),
+        Ok(Outcome::Done) => ExitCode::from(exit::DONE),
+        Ok(Outcome::CompletedWithRejectedFiles) => {
+            ExitCode::from(exit::COMPLETED_WITH_REJECTED_FILES)
+        }
+        Ok(Outcome::NothingToDo) => ExitCode::from(exit::NOTHING_TO_DO),
         Err(e) => {
             #[allow(clippy::print_stderr)]
             {
                 eprintln!("error: {e:#}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -199,11 +287,14 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PHM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().with_current_span(true).init(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -222,6 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reid(args) => done(reid::reid(&args)),
         Command::Audit(cmd) => done(reid::audit_command(&cmd)),
         Command::Sar(args) => done(reid::sar(&args)),
+        Command::Purge(args) => done(purge::purge(&args)),
         Command::Ingest(args) => ingest::run(&args),
         Command::Link(args) => done(link::link(&args)),
         Command::Score(args) => done(score::run(&args)),

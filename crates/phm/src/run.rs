@@ -36,8 +36,9 @@ One run at a time: a second `phm run` on the same roots refuses, naming the proc
 holds them, or queues behind it with --wait. A run that is killed leaves no half-written
 output: the next run cleans up and starts again.
 
-Exit codes: 0 done (or nothing to do), 1 error, 3 completed with rejected files
-(`[ingest] on_rejected_file = \"skip\"`; they are listed in the manifest).
+Exit codes: 0 done, 1 error, 3 completed with rejected files (`[ingest] on_rejected_file =
+\"skip\"`; they are listed in the manifest), 4 bad input, 5 refused, 6 locked (another run;
+try --wait), 7 nothing to do (`phm --help` lists them all).
 
 Examples:
   phm run pipeline/demo.toml --runs /data/runs --identifiable /secure/phm --key ~/.config/phm/icb.key
@@ -87,6 +88,33 @@ impl RunArgs {
 pub struct VerifyArgs {
     /// The run folder (e.g. `<runs>/latest`).
     run: PathBuf,
+}
+
+/// A spinner naming the stage while it runs, on a terminal only (schedulers get logs).
+struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    fn start(stage: &str) -> Self {
+        use std::io::IsTerminal as _;
+        if !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.set_message(stage.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(Some(bar))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Test hook: with `PHM_TEST_PAUSE_AT=<checkpoint>`, the run stops at that checkpoint (saying
@@ -260,7 +288,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             "Nothing to do: run `{latest}` already has these inputs, settings and code (fingerprint {})\nhint: pass `--force` to run again",
             &fp[..12]
         );
-        return Ok(Outcome::Done);
+        return Ok(Outcome::NothingToDo);
     }
     checkpoint("fingerprinted");
     let run_dir = PartialDir::create(s.runs.run(&id).path(), Privacy::Shared)?;
@@ -284,27 +312,42 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         on_rejected_file: s.p.ingest.on_rejected_file,
         vault_recipients: recipients.clone(),
     };
-    let ingested = phm_ingest::ingest(&ingest_cfg, &key, &|_| {})
-        .context("`phm run` stopped in ingest; nothing was committed")?;
+    let bars = crate::ingest::progress_bars(&ingest_cfg);
+    let ingested = phm_ingest::ingest(&ingest_cfg, &key, &|report| {
+        if let Some((_, bars)) = &bars
+            && let Some(bar) = bars.lock().expect("bars").get(&report.extract)
+        {
+            bar.inc(1);
+        }
+    })
+    .context("`phm run` stopped in ingest; nothing was committed")?;
+    if let Some((multi, _)) = bars {
+        multi.clear().ok();
+    }
     timings.insert("ingest_seconds".to_owned(), started.elapsed().as_secs_f64());
     checkpoint("ingested");
 
     let started = Instant::now();
+    let spinner = Spinner::start("link");
     let link_cfg = crate::link::config(&s.p, s.reference, layout.path(), s.sql_dir.clone());
     std::fs::create_dir_all(layout.linked())?;
     let patients = phm_link::link(&link_cfg, &layout.linked())
         .context("`phm run` stopped in link; nothing was committed")?;
     timings.insert("link_seconds".to_owned(), started.elapsed().as_secs_f64());
+    drop(spinner);
     checkpoint("linked");
 
     let started = Instant::now();
+    let spinner = Spinner::start("score");
     let score_cfg = crate::score::config(&s.p, s.reference, layout.path());
     let scored = phm_score::score(&score_cfg, &layout.scores())
         .context("`phm run` stopped in score; nothing was committed")?;
     timings.insert("score_seconds".to_owned(), started.elapsed().as_secs_f64());
+    drop(spinner);
     checkpoint("scored");
 
     let started = Instant::now();
+    let spinner = Spinner::start("risk (model, back-test, tiers, segments, reasons)");
     let risk = crate::risk::stage(&s.p, s.reference, &layout, s.sql_dir.as_deref())
         .context("`phm run` stopped in risk; nothing was committed")?;
     let risk_seconds = started.elapsed().as_secs_f64();
@@ -314,9 +357,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         "risk_history_seconds".to_owned(),
         risk_seconds - risk.seconds,
     );
+    drop(spinner);
     checkpoint("risked");
 
     let started = Instant::now();
+    let spinner = Spinner::start("practice bundles");
     let bundled = phm_reid::bundle::write_bundles(
         &layout,
         &id_layout,
@@ -327,9 +372,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     )
     .context("`phm run` stopped writing practice bundles; nothing was committed")?;
     timings.insert("bundle_seconds".to_owned(), started.elapsed().as_secs_f64());
+    drop(spinner);
     checkpoint("bundled");
 
     let started = Instant::now();
+    let spinner = Spinner::start("publish (aggregates, report)");
     let published = phm_publish::publish(&phm_publish::PublishConfig {
         run: layout.clone(),
         run_id: id.clone(),
@@ -348,6 +395,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         "publish_seconds".to_owned(),
         started.elapsed().as_secs_f64(),
     );
+    drop(spinner);
     checkpoint("published");
 
     let rows = |p: &Path| phm_sql::parquet_rows(p);
