@@ -154,9 +154,9 @@ pub fn place(
         let cell = frame.cells_where(pop, |k, col| k[0] == key[0] && col == key[1]);
         frame.relate(tiers_row, cell);
     }
-    // Score distributions count the same patients when their totals agree (said
-    // conservatively: an attacker may know they do).
-    let mut scores = Vec::new();
+    // Score distributions all count the scored patients, and the same patients as the tiers
+    // when their totals agree (said conservatively: an attacker may know they do).
+    let mut scores: Vec<GridId> = Vec::new();
     for d in &counts.scores {
         let mut g = Grid::new(&d.score, &["bin"], vec!["patients".to_owned()]);
         for (bin, n) in &d.bins {
@@ -164,6 +164,10 @@ pub fn place(
         }
         let same = g.total() == patients;
         let id = frame.add(g);
+        if let Some(first) = scores.first() {
+            let (a, b) = (frame.all_cells(id), frame.all_cells(*first));
+            frame.relate(a, b);
+        }
         if same {
             let (a, b) = (frame.all_cells(id), frame.all_cells(pt));
             frame.relate(a, b);

@@ -55,15 +55,15 @@ GROUP BY r.practice_code, r.tier, r.segment, s.age_band, s.sex
 ORDER BY r.practice_code, r.tier, r.segment, min_age, s.sex";
 
 /// Score distributions: (score, SQL giving `bin`, `ord`, `n`). Bins are the published
-/// categories of each score (Charlson's and the Elixhauser condition count capped at 5+).
+/// categories of each score (Charlson capped at 5+, van Walraven's Elixhauser in bands).
 const SCORES: [(&str, &str); 4] = [
     (
         "charlson_1987",
         "SELECT CASE WHEN charlson_1987 >= 5 THEN '5+' ELSE CAST(charlson_1987 AS VARCHAR) END AS bin, LEAST(charlson_1987, 5) AS ord, COUNT(*) AS n FROM scores GROUP BY 1, 2 ORDER BY 2",
     ),
     (
-        "elixhauser_conditions",
-        "SELECT CASE WHEN cardinality(elixhauser_conditions) >= 5 THEN '5+' ELSE CAST(cardinality(elixhauser_conditions) AS VARCHAR) END AS bin, LEAST(cardinality(elixhauser_conditions), 5) AS ord, COUNT(*) AS n FROM scores GROUP BY 1, 2 ORDER BY 2",
+        "elixhauser_van_walraven",
+        "SELECT CASE WHEN elixhauser_van_walraven < 0 THEN '<0' WHEN elixhauser_van_walraven = 0 THEN '0' WHEN elixhauser_van_walraven < 5 THEN '1-4' WHEN elixhauser_van_walraven < 10 THEN '5-9' ELSE '10+' END AS bin, CASE WHEN elixhauser_van_walraven < 0 THEN 0 WHEN elixhauser_van_walraven = 0 THEN 1 WHEN elixhauser_van_walraven < 5 THEN 2 WHEN elixhauser_van_walraven < 10 THEN 3 ELSE 4 END AS ord, COUNT(*) AS n FROM scores GROUP BY 1, 2 ORDER BY 2",
     ),
     (
         "hfrs_band",

@@ -211,7 +211,7 @@ pub struct Table {
     /// Hidden cells in the table.
     pub hidden_cells: usize,
     /// Cells in the table.
-    pub cells: usize,
+    pub cell_count: usize,
 }
 
 /// One row of a published table.
@@ -251,7 +251,7 @@ impl Table {
             keys: g.keys.clone(),
             columns: g.columns.clone(),
             total: column_totals.iter().sum(),
-            cells: rows.len() * g.columns.len(),
+            cell_count: rows.len() * g.columns.len(),
             rows,
             column_totals,
             hidden_cells: hidden,

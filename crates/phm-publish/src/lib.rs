@@ -10,7 +10,9 @@
 //! - The data-quality scorecard per submitting organisation (in the report).
 //!
 //! It reads the run's published tables and manifests, never the identifiable zone; every
-//! count it writes has been through disclosure control; it writes through
+//! count in the aggregates and the report has been through disclosure control (the
+//! k-anonymity report, for data engineers, describes row-level tables of the same zone with
+//! their class sizes, as the manifest gives their row counts); it writes through
 //! `phm_run::atomic` only.
 
 pub mod aggregates;
@@ -126,6 +128,7 @@ pub fn publish(cfg: &PublishConfig) -> Result<Published, PublishError> {
     let mut frame = Frame::default();
     let (grids, scores) = aggregates::place(&mut frame, &counts, &cfg.tiers, &cfg.publish.pcns)?;
     let ingest_grids = place_ingest(&mut frame, &ingest);
+    let scorecard_grid = place_scorecard(&mut frame, &ingest, ingest_grids);
     let subgroups = place_subgroups(&mut frame, &card);
     let protected = frame.protect(rule)?;
 
@@ -156,7 +159,7 @@ pub fn publish(cfg: &PublishConfig) -> Result<Published, PublishError> {
             threshold: rule.threshold,
             rounding_base: rule.base,
             statement: aggregates::statement(rule),
-            cells: protected.cells,
+            cell_count: protected.cells,
             hidden_cells: protected.hidden,
         },
         population: protected.table(grids.population).clone(),
@@ -174,12 +177,17 @@ pub fn publish(cfg: &PublishConfig) -> Result<Published, PublishError> {
             .iter()
             .map(|f| Rejected {
                 file: f.file.clone(),
-                problem: f.problem.clone(),
             })
             .collect(),
         bundles: cfg.bundles.clone(),
         practices_without_recipient: cfg.practices_without_recipient.clone(),
-        scorecard: scorecard::scorecard(&ingest, &submissions, &cfg.schedule, cfg.extract_date),
+        scorecard: scorecard::scorecard(
+            &ingest,
+            protected.table(scorecard_grid),
+            &submissions,
+            &cfg.schedule,
+            cfg.extract_date,
+        ),
         k: k.k,
         k_anonymity: Report::k_summary(&k),
     };
@@ -190,7 +198,7 @@ pub fn publish(cfg: &PublishConfig) -> Result<Published, PublishError> {
         aggregates: aggregates::TABLES.iter().map(|t| (*t).to_owned()).collect(),
         cells: protected.cells,
         hidden_cells: protected.hidden,
-        practice_tier_hidden_share: pt.hidden_cells as f64 / pt.cells.max(1) as f64,
+        practice_tier_hidden_share: pt.hidden_cells as f64 / pt.cell_count.max(1) as f64,
         tables_under_k: k
             .tables
             .iter()
@@ -265,6 +273,30 @@ fn place_ingest(frame: &mut Frame, ingest: &scorecard::IngestManifest) -> [GridI
         frame.relate(vec![cells[3]], reasons);
     }
     [fl, qu, op]
+}
+
+/// Rows and quarantine reasons per organisation, tied to the same counts per extract.
+fn place_scorecard(
+    frame: &mut Frame,
+    ingest: &scorecard::IngestManifest,
+    [flow, quarantine, _]: [GridId; 3],
+) -> GridId {
+    let id = frame.add(scorecard::grid(ingest));
+    let columns = frame.grid(id).columns.clone();
+    for (c, column) in columns.iter().enumerate() {
+        let by_org = frame.column_cells(id, c);
+        let by_extract = match column.as_str() {
+            scorecard::ROWS => frame.column_cells(flow, 0),
+            scorecard::QUARANTINED => frame.column_cells(flow, 2),
+            reason => frame.cells_where(quarantine, |_, col| col == reason),
+        };
+        frame.relate(by_org, by_extract);
+    }
+    for r in 0..frame.grid(id).rows.len() {
+        let cells = frame.row_cells(id, r);
+        frame.relate(vec![cells[1]], cells[2..].to_vec());
+    }
+    id
 }
 
 /// The model card's subgroups (patients, events), each grouping adding up to the same test

@@ -5,6 +5,8 @@
 
 use askama::Template;
 use serde::Serialize;
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::frame::{Count, Table};
@@ -35,7 +37,7 @@ pub struct Disclosure {
     /// The rule in words.
     pub statement: String,
     /// Cells published across the report and the aggregates.
-    pub cells: usize,
+    pub cell_count: usize,
     /// Of which hidden.
     pub hidden_cells: usize,
 }
@@ -59,9 +61,12 @@ pub struct ModelSection {
     pub roc: Vec<[f64; 2]>,
     /// Calibration by decile, `[mean predicted, observed rate]`.
     pub calibration: Vec<[f64; 2]>,
+    /// The calibration chart's axes run from 0 to this.
+    pub calibration_axis_max: f64,
     /// Subgroups: patients and events protected.
     pub subgroups: Table,
-    /// AUROC, observed/expected and calibration slope per subgroup (same row order).
+    /// AUROC, observed/expected and calibration slope per subgroup, in the table's row order;
+    /// `null` where the subgroup's patients or events are redacted.
     pub subgroup_measures: Vec<[Option<f64>; 3]>,
 }
 
@@ -76,13 +81,11 @@ pub struct KSummary {
     pub meets_k: bool,
 }
 
-/// A file rejected whole.
+/// A file rejected whole (why, with its row counts, is in the run's manifest).
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {
     /// The file.
     pub file: String,
-    /// Why.
-    pub problem: String,
 }
 
 /// `report.json`.
@@ -166,7 +169,9 @@ pub fn model_section(card: &Value, subgroups: Table) -> Option<ModelSection> {
         v.and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .filter_map(|p| Some([p.get(0)?.as_f64()?, p.get(1)?.as_f64()?]))
+                    .filter_map(|p| {
+                        Some([round3(p.get(0)?.as_f64()?), round3(p.get(1)?.as_f64()?)])
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -176,26 +181,57 @@ pub fn model_section(card: &Value, subgroups: Table) -> Option<ModelSection> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|d| [f(d, &["mean_predicted"]), f(d, &["observed_rate"])])
-                .collect()
-        })
-        .unwrap_or_default();
-    let subgroup_measures = test
-        .get("subgroups")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|s| {
-                    let o = |path: &[&str]| Some(f(s, path)).filter(|x| x.is_finite());
+                .map(|d| {
                     [
-                        o(&["auroc", "auc"]),
-                        o(&["observed_expected"]),
-                        o(&["calibration_slope"]),
+                        round3(f(d, &["mean_predicted"])),
+                        round3(f(d, &["observed_rate"])),
                     ]
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let mut measures: BTreeMap<(String, String), [Option<f64>; 3]> = BTreeMap::new();
+    for s in test
+        .get("subgroups")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let o = |path: &[&str]| Some(round3(f(s, path))).filter(|x| x.is_finite());
+        let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        measures.insert(
+            (text("by"), text("group")),
+            [
+                o(&["auroc", "auc"]),
+                o(&["observed_expected"]),
+                o(&["calibration_slope"]),
+            ],
+        );
+    }
+    // Rates of a subgroup whose counts are hidden would give the counts back.
+    let subgroup_measures = subgroups
+        .rows
+        .iter()
+        .map(|row| {
+            if row.cells.iter().any(Option::is_none) {
+                return [None; 3];
+            }
+            measures
+                .get(&(row.key[0].clone(), row.key[1].clone()))
+                .copied()
+                .unwrap_or([None; 3])
+        })
+        .collect();
+    let calibration: Vec<[f64; 2]> = calibration;
+    let calibration_axis_max = round3(
+        calibration
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0_f64, f64::max)
+            .max(0.01),
+    );
     Some(ModelSection {
         model_id: card.get("model_id")?.as_str()?.to_owned(),
         provenance: card
@@ -214,17 +250,23 @@ pub fn model_section(card: &Value, subgroups: Table) -> Option<ModelSection> {
                 .unwrap_or("?"),
         ),
         auroc: [
-            f(e, &["auroc", "auc"]),
-            f(e, &["auroc", "lo95"]),
-            f(e, &["auroc", "hi95"]),
+            round3(f(e, &["auroc", "auc"])),
+            round3(f(e, &["auroc", "lo95"])),
+            round3(f(e, &["auroc", "hi95"])),
         ],
-        observed_expected: f(e, &["calibration", "observed_expected"]),
-        calibration_slope: f(e, &["calibration", "slope"]),
+        observed_expected: round3(f(e, &["calibration", "observed_expected"])),
+        calibration_slope: round3(f(e, &["calibration", "slope"])),
         roc: pairs(e.get("roc")),
         calibration,
+        calibration_axis_max,
         subgroups,
         subgroup_measures,
     })
+}
+
+/// Rates and measures to three decimals: enough to read, too coarse to give counts back.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// A table as the page shows it: text cells, hidden ones marked.
@@ -358,14 +400,7 @@ impl<'a> Page<'a> {
                     &[("model", &m.roc)],
                 ),
             });
-            let top = m
-                .calibration
-                .iter()
-                .flatten()
-                .copied()
-                .filter(|x| x.is_finite())
-                .fold(0.0_f64, f64::max)
-                .max(0.01);
+            let top = m.calibration_axis_max;
             let scaled: Vec<[f64; 2]> = m
                 .calibration
                 .iter()
@@ -441,15 +476,17 @@ impl<'a> Page<'a> {
             r.scorecard
                 .iter()
                 .map(|c| {
+                    let o = |x: Option<f64>, places: usize| {
+                        x.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"))
+                    };
                     vec![
                         c.organisation.clone(),
-                        format!("{:.1}", c.score),
-                        format!("{:.3}", c.validity_percent),
-                        format!("{:.3}", c.completeness_percent),
-                        format!("{:.3}", c.duplicate_percent),
-                        format!("{:.3}", c.wrong_submitter_percent),
-                        c.timeliness_percent
-                            .map_or_else(|| "n/a".to_owned(), |t| format!("{t:.1}")),
+                        o(c.score, 1),
+                        o(c.validity_percent, 3),
+                        o(c.completeness_percent, 3),
+                        o(c.duplicate_percent, 3),
+                        o(c.wrong_submitter_percent, 3),
+                        o(c.timeliness_percent, 1),
                         c.received.join(", "),
                         c.missing.join(", "),
                         c.late

@@ -15,6 +15,7 @@ use phm_run::pipeline::Schedule;
 use serde::{Deserialize, Serialize};
 
 use crate::PublishError;
+use crate::frame::{Count, Grid, Table};
 
 /// The ingest manifest, as much of it as the scorecard reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -103,7 +104,7 @@ pub fn read_submissions(path: &Path) -> Result<Vec<Submission>, PublishError> {
         if line.trim().is_empty() {
             continue;
         }
-        let f: Vec<&str> = line.split(',').collect();
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
         let bad = || {
             PublishError::Data(format!(
                 "`{}` line {}: expected `extract,submitter,file,extract_date` with a YYYY-MM-DD date",
@@ -111,35 +112,40 @@ pub fn read_submissions(path: &Path) -> Result<Vec<Submission>, PublishError> {
                 i + 1
             ))
         };
-        if f.len() != 4 {
+        if f.len() != 4 || line.contains('"') {
             return Err(bad());
         }
         out.push(Submission {
             extract: f[0].to_owned(),
             submitter: f[1].to_owned(),
-            extract_date: parse_iso(f[3].trim()).ok_or_else(bad)?,
+            extract_date: parse_iso(f[3]).ok_or_else(bad)?,
         });
     }
     Ok(out)
 }
 
-/// One organisation's scorecard.
+/// One organisation's scorecard. Counts are published cells of the protected frame (`null`:
+/// redacted); percentages are worked out from them (`null` when a count they need is hidden).
 #[derive(Debug, Clone, Serialize)]
 pub struct OrganisationCard {
     /// ODS code.
     pub organisation: String,
     /// Extracts received (ingested or rejected whole).
     pub received: Vec<String>,
+    /// Rows received in its ingested files.
+    pub rows: Count,
+    /// Rows quarantined, all reasons.
+    pub quarantined: Count,
+    /// Rows quarantined, by reason.
+    pub quarantine_reasons: BTreeMap<String, Count>,
     /// Percent of rows that passed every check.
-    pub validity_percent: f64,
+    pub validity_percent: Option<f64>,
     /// Percent of rows with every required field present.
-    pub completeness_percent: f64,
+    pub completeness_percent: Option<f64>,
     /// Percent of rows that repeated an earlier row.
-    pub duplicate_percent: f64,
+    pub duplicate_percent: Option<f64>,
     /// Percent of rows that belong to another organisation.
-    pub wrong_submitter_percent: f64,
-    /// Percent of rows quarantined, by reason.
-    pub quarantine_percent: BTreeMap<String, f64>,
+    pub wrong_submitter_percent: Option<f64>,
     /// Files rejected whole, by extract.
     pub rejected_files: Vec<String>,
     /// Expected extracts not received.
@@ -149,8 +155,8 @@ pub struct OrganisationCard {
     /// Percent of expected extracts received on time (`null` when nothing was expected).
     pub timeliness_percent: Option<f64>,
     /// The mean of validity, completeness, uniqueness (100 - duplicates), right submitter
-    /// (100 - wrong submitter) and timeliness (when expected).
-    pub score: f64,
+    /// (100 - wrong submitter) and timeliness, over those known.
+    pub score: Option<f64>,
 }
 
 /// A late file.
@@ -164,16 +170,50 @@ pub struct LateFile {
     pub days_old: i64,
 }
 
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        return 0.0;
+/// Columns of the scorecard grid besides the reasons.
+pub const ROWS: &str = "rows";
+/// The column of all quarantined rows.
+pub const QUARANTINED: &str = "quarantined";
+
+/// Rows and quarantined rows by reason per organisation, true counts, for the frame.
+pub fn grid(ingest: &IngestManifest) -> Grid {
+    let reasons: BTreeSet<&String> = ingest
+        .files
+        .iter()
+        .flat_map(|f| f.quarantined.keys())
+        .collect();
+    let mut columns = vec![ROWS.to_owned(), QUARANTINED.to_owned()];
+    columns.extend(reasons.into_iter().cloned());
+    let mut g = Grid::new("scorecard", &["organisation"], columns);
+    let mut orgs: Vec<&str> = ingest.files.iter().map(|f| f.submitter.as_str()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    for org in orgs {
+        g.row(&[org]);
     }
-    (part as f64 * 100_000.0 / whole as f64).round() / 1000.0
+    for f in &ingest.files {
+        let key = [f.submitter.as_str()];
+        g.add(&key, ROWS, f.rows_in).expect("a rows column");
+        for (r, n) in &f.quarantined {
+            g.add(&key, QUARANTINED, *n).expect("a quarantined column");
+            g.add(&key, r, *n).expect("a reason column");
+        }
+    }
+    g
 }
 
-/// Every organisation that submitted or was expected to.
+fn percent(part: Count, whole: Count) -> Option<f64> {
+    let (part, whole) = (part?, whole?);
+    if whole == 0 {
+        return None;
+    }
+    Some((part as f64 * 100_000.0 / whole as f64).round() / 1000.0)
+}
+
+/// Every organisation that submitted or was expected to, from the protected scorecard grid.
 pub fn scorecard(
     ingest: &IngestManifest,
+    counts: &Table,
     submissions: &[Submission],
     schedule: &Schedule,
     extract_date: Day,
@@ -182,37 +222,51 @@ pub fn scorecard(
     orgs.extend(ingest.rejected_files.iter().map(|f| f.submitter.as_str()));
     orgs.extend(schedule.expected.values().flatten().map(String::as_str));
     orgs.into_iter()
-        .map(|org| organisation(org, ingest, submissions, schedule, extract_date))
+        .map(|org| organisation(org, ingest, counts, submissions, schedule, extract_date))
         .collect()
 }
 
 fn organisation(
     org: &str,
     ingest: &IngestManifest,
+    counts: &Table,
     submissions: &[Submission],
     schedule: &Schedule,
     extract_date: Day,
 ) -> OrganisationCard {
-    let files: Vec<&IngestFile> = ingest.files.iter().filter(|f| f.submitter == org).collect();
     let rejected: Vec<String> = ingest
         .rejected_files
         .iter()
         .filter(|f| f.submitter == org)
         .map(|f| f.extract.clone())
         .collect();
-    let rows: u64 = files.iter().map(|f| f.rows_in).sum();
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    for f in &files {
-        for (r, n) in &f.quarantined {
-            *reasons.entry(r.clone()).or_default() += n;
-        }
-    }
-    let of = |r: Reason| reasons.get(r.code()).copied().unwrap_or(0);
-    let quarantined: u64 = reasons.values().sum();
-    let mut received: Vec<String> = files.iter().map(|f| f.extract.clone()).collect();
+    let mut received: Vec<String> = ingest
+        .files
+        .iter()
+        .filter(|f| f.submitter == org)
+        .map(|f| f.extract.clone())
+        .collect();
     received.extend(rejected.iter().cloned());
     received.sort();
     received.dedup();
+    // A count of this organisation: published, hidden (None), or 0 when it has no such cell
+    // (no rows ingested, or no row quarantined for that reason by anyone).
+    let count = |column: &str| -> Count {
+        match counts.get(&[org], column) {
+            Some(c) => c,
+            None => Some(0),
+        }
+    };
+    let rows = count(ROWS);
+    let quarantined = count(QUARANTINED);
+    let quarantine_reasons: BTreeMap<String, Count> = counts
+        .columns
+        .iter()
+        .skip(2)
+        .map(|r| (r.clone(), count(r)))
+        .filter(|(_, c)| *c != Some(0))
+        .collect();
+    let of = |r: Reason| count(r.code());
     let expected: Vec<&String> = schedule
         .expected
         .iter()
@@ -243,35 +297,35 @@ fn organisation(
                 received.contains(e) && !late.iter().any(|l| l.extract.as_str() == e.as_str())
             })
             .count() as u64;
-        percent(on_time, expected.len() as u64)
+        percent(Some(on_time), Some(expected.len() as u64)).unwrap_or(0.0)
     });
-    let validity_percent = 100.0 - percent(quarantined, rows);
-    let completeness_percent = 100.0 - percent(of(Reason::MissingRequired), rows);
+    let complement = |p: Option<f64>| p.map(|p| round3(100.0 - p));
+    let validity_percent = complement(percent(quarantined, rows));
+    let completeness_percent = complement(percent(of(Reason::MissingRequired), rows));
     let duplicate_percent = percent(of(Reason::DuplicateRow), rows);
     let wrong_submitter_percent = percent(of(Reason::WrongSubmitter), rows);
-    let mut parts = vec![
+    let parts: Vec<f64> = [
         validity_percent,
         completeness_percent,
-        100.0 - duplicate_percent,
-        100.0 - wrong_submitter_percent,
-    ];
-    parts.extend(timeliness_percent);
-    let score = if rows == 0 {
-        timeliness_percent.unwrap_or(0.0)
-    } else {
-        (parts.iter().sum::<f64>() / parts.len() as f64 * 10.0).round() / 10.0
-    };
+        complement(duplicate_percent),
+        complement(wrong_submitter_percent),
+        timeliness_percent,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let score = (!parts.is_empty())
+        .then(|| (parts.iter().sum::<f64>() / parts.len() as f64 * 10.0).round() / 10.0);
     OrganisationCard {
         organisation: org.to_owned(),
         received,
-        validity_percent: round3(validity_percent),
-        completeness_percent: round3(completeness_percent),
+        rows,
+        quarantined,
+        quarantine_reasons,
+        validity_percent,
+        completeness_percent,
         duplicate_percent,
         wrong_submitter_percent,
-        quarantine_percent: reasons
-            .iter()
-            .map(|(r, n)| (r.clone(), percent(*n, rows)))
-            .collect(),
         rejected_files: rejected,
         missing,
         late,
@@ -287,6 +341,8 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::Frame;
+    use crate::sdc::Rule;
 
     fn file(extract: &str, org: &str, rows: u64, q: &[(&str, u64)]) -> IngestFile {
         IngestFile {
@@ -301,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn figures_are_shares_of_the_organisations_rows_and_the_schedule() {
+    fn figures_come_from_protected_counts_and_the_schedule() {
         let ingest = IngestManifest {
             files: vec![
                 file(
@@ -336,20 +392,38 @@ mod tests {
                 extract_date: day("2026-01-01"),
             },
         ];
-        let cards = scorecard(&ingest, &subs, &schedule, day("2026-04-01"));
+        let mut frame = Frame::default();
+        let id = frame.add(grid(&ingest));
+        let protected = frame.protect(Rule::default()).unwrap();
+        let cards = scorecard(
+            &ingest,
+            protected.table(id),
+            &subs,
+            &schedule,
+            day("2026-04-01"),
+        );
         assert_eq!(cards.len(), 1);
         let c = &cards[0];
-        assert_eq!(c.validity_percent, 98.25);
-        assert_eq!(c.completeness_percent, 99.5);
-        assert_eq!(c.duplicate_percent, 0.25);
-        assert_eq!(c.wrong_submitter_percent, 1.0);
+        assert_eq!(c.rows, Some(2000));
+        assert_eq!(c.quarantined, Some(35));
+        // 5 duplicates are redacted, so their share is not shown.
+        assert_eq!(c.quarantine_reasons["duplicate_row"], None);
+        assert_eq!(c.duplicate_percent, None);
+        assert_eq!(c.quarantine_reasons["missing_required"], Some(10));
+        assert_eq!(c.validity_percent, Some(98.25));
+        assert_eq!(c.completeness_percent, Some(99.5));
+        assert_eq!(c.wrong_submitter_percent, Some(1.0));
         assert_eq!(c.missing, vec!["ecds".to_owned()]);
         assert_eq!(c.late.len(), 1);
         assert_eq!(c.late[0].extract, "op");
         assert_eq!(c.late[0].days_old, 90);
         // One of three expected extracts on time.
         assert_eq!(c.timeliness_percent, Some(33.333));
-        let mean = (98.25 + 99.5 + 99.75 + 99.0 + 33.333) / 5.0;
-        assert!((c.score - mean).abs() < 0.06, "{} vs {mean}", c.score);
+        let mean = (98.25 + 99.5 + 99.0 + 33.333) / 4.0;
+        assert!(
+            (c.score.unwrap() - mean).abs() < 0.06,
+            "{:?} vs {mean}",
+            c.score
+        );
     }
 }

@@ -27,7 +27,10 @@ fn modified(path: &Path) -> std::io::Result<SystemTime> {
 }
 
 /// Run folders under `dir` (not hidden, not links) with their commit time.
-fn runs_in(dir: &Path, committed: impl Fn(&Path) -> Option<PathBuf>) -> std::io::Result<Vec<(String, PathBuf, SystemTime)>> {
+fn runs_in(
+    dir: &Path,
+    committed: impl Fn(&Path) -> Option<PathBuf>,
+) -> std::io::Result<Vec<(String, PathBuf, SystemTime)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -87,7 +90,10 @@ pub fn expired(
 
 /// Remove an expired run from both zones (renamed to a hidden `.partial` name first).
 pub fn remove(run: &Expired) -> std::io::Result<()> {
-    for path in [&run.pseudonymised, &run.identifiable].into_iter().flatten() {
+    for path in [&run.pseudonymised, &run.identifiable]
+        .into_iter()
+        .flatten()
+    {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

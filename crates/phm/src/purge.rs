@@ -54,7 +54,9 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
         .identifiable
         .clone()
         .or(p.outputs.identifiable.clone())
-        .context("no identifiable root\nhint: pass `--identifiable` or set `[outputs] identifiable`")?;
+        .context(
+            "no identifiable root\nhint: pass `--identifiable` or set `[outputs] identifiable`",
+        )?;
     let (runs, identifiable) = (RunsRoot::new(runs), IdentifiableRoot::new(identifiable));
     phm_run::atomic::check_private_root(identifiable.path())?;
     let _lock = RunLock::acquire(&[runs.lock_file(), identifiable.lock_file()], false)?;
@@ -91,8 +93,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
         },
     )?;
     for e in &expired {
-        phm_run::purge::remove(e)
-            .with_context(|| format!("cannot remove run `{}`", e.run_id))?;
+        phm_run::purge::remove(e).with_context(|| format!("cannot remove run `{}`", e.run_id))?;
     }
     println!(
         "Removed {} run(s) past retention ({months} months): {}\nAudit log `{}` head: {head}",

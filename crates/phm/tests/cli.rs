@@ -199,7 +199,7 @@ fn ingest_refuses_a_key_others_can_read() {
         "--out",
         tmp.path().join("run").to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "refused");
     let err = text(&out.stderr);
     assert!(
         err.contains("chmod 600") && !tmp.path().join("run").exists(),
@@ -428,7 +428,7 @@ fn ingest_keeps_the_identifiable_zone_private_under_umask_022_and_refuses_a_read
 
     std::fs::set_permissions(&identifiable, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = ingest_into(&extracts, &key, &run, &["--force"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "refused");
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!("chmod 700 {}", identifiable.display())),
@@ -468,7 +468,7 @@ fn ingest_skips_rejected_files_when_asked_and_exits_with_3() {
 
     // Stop, the default: an error naming both files, and nothing written.
     let out = ingest_into(&extracts, &key, &run, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "bad input");
     let err = text(&out.stderr);
     assert!(
         err.contains("apc/RCF.csv") && err.contains("ecds/RAJ.csv"),
@@ -486,7 +486,7 @@ fn ingest_skips_rejected_files_when_asked_and_exits_with_3() {
         &run,
         &["--pipeline", p, "--on-rejected-file", "stop"],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let out = ingest_into(&extracts, &key, &run, &["--pipeline", p]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);

@@ -215,7 +215,7 @@ fn run_commits_a_verified_run_and_says_nothing_to_do_the_second_time() {
     assert!(verify.status.success(), "{}", text(&verify.stderr));
 
     let again = roots.run(&[]);
-    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(again.status.code(), Some(7), "{}", text(&again.stderr));
     assert!(
         text(&again.stdout).contains("Nothing to do"),
         "{}",
@@ -381,6 +381,7 @@ fn a_run_killed_anywhere_leaves_no_half_written_run_and_the_next_one_completes()
         "linked",
         "scored",
         "risked",
+        "published",
         "manifest-written",
         "identifiable-committed",
         "run-committed",
@@ -449,7 +450,7 @@ fn a_second_run_refuses_naming_the_holder_or_waits_its_turn() {
         .unwrap();
     wait_paused(&mut first);
     let second = roots.run(&[]);
-    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(second.status.code(), Some(6), "locked");
     let err = text(&second.stderr);
     assert!(
         err.contains(&format!("process {}", first.id())) && err.contains("--wait"),
@@ -478,7 +479,7 @@ fn a_readable_identifiable_root_is_refused() {
     let roots = Roots::new();
     std::fs::set_permissions(roots.identifiable(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = roots.run(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "refused");
     let err = text(&out.stderr);
     assert!(err.contains("chmod 700"), "{err}");
     assert!(!roots.runs().join("latest").exists());
