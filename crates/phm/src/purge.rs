@@ -77,6 +77,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let log = identifiable.audit().join("purge.jsonl");
+    phm_run::atomic::create_dir_all(&identifiable.audit(), phm_run::Privacy::Private)?;
     let head = audit::append(
         &log,
         NewEntry {

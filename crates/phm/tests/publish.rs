@@ -46,8 +46,7 @@ struct Fixture {
 const PCN: &str = "Test PCN";
 
 fn csv_lines(path: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(path)
-        .unwrap()
+    String::from_utf8_lossy(&std::fs::read(path).unwrap())
         .lines()
         .skip(1)
         .map(|l| l.split(',').map(str::to_owned).collect())
