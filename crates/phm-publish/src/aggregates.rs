@@ -270,9 +270,11 @@ fn write_parquet(path: &Path, table: &Table, rule: Rule) -> Result<(), PublishEr
         )));
     }
     let int = |v: Vec<Option<u64>>| -> ArrayRef {
-        Arc::new(Int64Array::from_iter(
-            v.into_iter().map(|x| x.map(|n| n as i64)),
-        ))
+        Arc::new(
+            v.into_iter()
+                .map(|x| x.map(|n| n as i64))
+                .collect::<Int64Array>(),
+        )
     };
     for (c, column) in table.columns.iter().enumerate() {
         fields.push(Field::new(column, DataType::Int64, true));

@@ -51,9 +51,9 @@ pub struct Pipeline {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Publish {
-    /// Counts of this many or fewer (but more than 0) are redacted (OpenSAFELY: 7).
+    /// Counts of this many or fewer (but more than 0) are redacted (`OpenSAFELY`: 7).
     pub suppression_threshold: u64,
-    /// Every other count is rounded to the nearest multiple of this (OpenSAFELY: 5).
+    /// Every other count is rounded to the nearest multiple of this (`OpenSAFELY`: 5).
     pub rounding_base: u64,
     /// The k of the k-anonymity report over published tables' quasi-identifiers.
     pub k_anonymity: u64,

@@ -126,7 +126,7 @@ mod tests {
         let runs = RunsRoot::new(tmp.path().join("runs"));
         let id_root = IdentifiableRoot::new(tmp.path().join("id"));
         let now = SystemTime::now();
-        let old = now - Duration::from_secs(400 * 86_400);
+        let old = now - Duration::from_hours(400 * 24);
         for (id, at) in [("a-old", old), ("b-new", now), ("c-old-latest", old)] {
             let dir = runs.run(id).path().to_owned();
             std::fs::create_dir_all(&dir).unwrap();
@@ -145,7 +145,7 @@ mod tests {
         std::fs::create_dir_all(id_root.audit()).unwrap();
         std::fs::write(id_root.audit().join("sar.jsonl"), "").unwrap();
 
-        let cutoff = now - Duration::from_secs(365 * 86_400);
+        let cutoff = now - Duration::from_hours(365 * 24);
         let found = expired(&runs, &id_root, cutoff).unwrap();
         let ids: Vec<&str> = found.iter().map(|e| e.run_id.as_str()).collect();
         assert_eq!(ids, ["a-old", "d-orphan"]);

@@ -52,15 +52,12 @@ fn repository() -> anyhow::Result<PathBuf> {
 }
 
 fn out_folder(args: &DemoArgs) -> anyhow::Result<PathBuf> {
-    let out = match &args.out {
-        Some(o) => o.clone(),
-        None => {
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            std::env::temp_dir().join(format!("phm-demo-{stamp}-{}", std::process::id()))
-        }
-    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        std::env::temp_dir().join(format!("phm-demo-{stamp}-{}", std::process::id()))
+    });
     if out.exists() {
         bail!(
             "`{}` already exists\nhint: give `--out` a folder that does not exist yet",

@@ -229,13 +229,13 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if cause.is::<phm_run::PipelineError>() {
             return exit::BAD_INPUT;
         }
-        if let Some(i) = cause.downcast_ref::<phm_ingest::IngestError>() {
-            match i {
-                phm_ingest::IngestError::NoExtracts(_)
-                | phm_ingest::IngestError::Rejected(_)
-                | phm_ingest::IngestError::OptOutSourceRejected(_) => return exit::BAD_INPUT,
-                _ => {}
-            }
+        if let Some(
+            phm_ingest::IngestError::NoExtracts(_)
+            | phm_ingest::IngestError::Rejected(_)
+            | phm_ingest::IngestError::OptOutSourceRejected(_),
+        ) = cause.downcast_ref::<phm_ingest::IngestError>()
+        {
+            return exit::BAD_INPUT;
         }
         if let Some(phm_run::LockError::Held { .. }) = cause.downcast_ref() {
             return exit::LOCKED;

@@ -6,6 +6,7 @@
 
 #![allow(
     clippy::print_stderr,
+    clippy::many_single_char_names,
     clippy::case_sensitive_file_extension_comparisons,
     clippy::format_push_string
 )]
@@ -265,12 +266,11 @@ fn aggregates_are_rounded_redacted_and_add_up_and_match_the_risk_table() {
                 .get(&(key[0].clone(), t.header[1 + c].clone()))
                 .copied()
                 .unwrap_or(0);
-            match v {
-                Some(v) => assert_eq!(*v, (n + 2) / 5 * 5, "{key:?} {}", t.header[1 + c]),
-                None => {
-                    hidden += 1;
-                    assert!(n > 0, "a zero is never hidden");
-                }
+            if let Some(v) = v {
+                assert_eq!(*v, (n + 2) / 5 * 5, "{key:?} {}", t.header[1 + c]);
+            } else {
+                hidden += 1;
+                assert!(n > 0, "a zero is never hidden");
             }
             if (1..=7).contains(&n) {
                 assert!(v.is_none(), "{key:?}: true count {n} shown");
@@ -674,7 +674,7 @@ fn purge_removes_what_is_past_retention_and_keeps_latest_and_the_audit_log() {
     let latest_id = latest.file_name().unwrap().to_string_lossy().into_owned();
     let old_id = before.iter().find(|id| **id != first).unwrap().clone();
     assert!(old_id != latest_id && first != latest_id);
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(400 * 86_400);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_hours(400 * 24);
     for path in [
         root.join("runs").join(&old_id).join("manifest.json"),
         root.join("identifiable/runs").join(&old_id),
