@@ -63,26 +63,22 @@ pub fn expired(
     let pseudonymised = runs_in(runs.path(), |p| {
         Some(p.join(crate::manifest::MANIFEST)).filter(|m| m.is_file())
     })?;
-    for (id, path, at) in pseudonymised {
-        if !keep(&id, at) {
-            out.entry(id.clone())
-                .or_insert_with(|| Expired {
-                    run_id: id,
-                    pseudonymised: None,
-                    identifiable: None,
-                })
-                .pseudonymised = Some(path);
-        }
-    }
-    for (id, path, at) in runs_in(&identifiable.runs(), |p| Some(p.to_path_buf()))? {
-        if !keep(&id, at) {
-            out.entry(id.clone())
-                .or_insert_with(|| Expired {
-                    run_id: id,
-                    pseudonymised: None,
-                    identifiable: None,
-                })
-                .identifiable = Some(path);
+    let identifiable = runs_in(&identifiable.runs(), |p| Some(p.to_path_buf()))?;
+    for (zone, found) in [(false, pseudonymised), (true, identifiable)] {
+        for (id, path, at) in found {
+            if keep(&id, at) {
+                continue;
+            }
+            let e = out.entry(id.clone()).or_insert_with(|| Expired {
+                run_id: id,
+                pseudonymised: None,
+                identifiable: None,
+            });
+            *if zone {
+                &mut e.identifiable
+            } else {
+                &mut e.pseudonymised
+            } = Some(path);
         }
     }
     Ok(out.into_values().collect())
