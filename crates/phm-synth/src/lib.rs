@@ -100,12 +100,16 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
 
 const CHUNK: usize = 1024;
 
+/// The outcome year of one patient at risk: true probability, knowable probability
+/// ([`model::Knowable`]), and whether they were admitted.
+type Outcome = (f32, f32, bool);
+
 /// One chunk's output.
 struct Chunk {
     rows: ChunkRows,
     truth: [Vec<u8>; 4],
     stats: Stats,
-    outcomes: Vec<(f32, bool)>,
+    outcomes: Vec<Outcome>,
 }
 
 /// Truth file names, in [`Chunk::truth`] order, with their headers.
@@ -116,7 +120,7 @@ const TRUTH_FILES: [(&str, &str); 4] = [
     ),
     (
         "risk.csv",
-        "nhs_number,year_start,at_risk,p_emergency_admission,emergency_admissions",
+        "nhs_number,year_start,at_risk,p_emergency_admission,p_knowable,emergency_admissions",
     ),
     ("conditions.csv", "nhs_number,kind,name,onset_date"),
     ("opt_outs.csv", "nhs_number,type1,programme,national"),
@@ -155,7 +159,7 @@ pub fn generate(
     let chunks = n.div_ceil(CHUNK);
     let window = (rayon::current_num_threads() * 4).max(4);
     let mut stats = Stats::default();
-    let mut outcomes: Vec<(f32, bool)> = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
     let (tx, rx) = mpsc::sync_channel::<Vec<Chunk>>(1);
     let result = std::thread::scope(|scope| -> Result<(), SynthError> {
         let world = &world;
@@ -199,14 +203,16 @@ pub fn generate(
 
     let mean_p =
         outcomes.iter().map(|o| f64::from(o.0)).sum::<f64>() / outcomes.len().max(1) as f64;
-    let observed = outcomes.iter().filter(|o| o.1).count() as f64 / outcomes.len().max(1) as f64;
-    let oracle_auroc = summary::auroc(&mut outcomes);
+    let observed = outcomes.iter().filter(|o| o.2).count() as f64 / outcomes.len().max(1) as f64;
+    let oracle_auroc = summary::auroc(&mut outcomes.iter().map(|o| (o.0, o.2)).collect::<Vec<_>>());
+    let knowable_auroc =
+        summary::auroc(&mut outcomes.iter().map(|o| (o.1, o.2)).collect::<Vec<_>>());
     let summary = files.finish(
         &world,
         &index,
         &plan,
         stats,
-        oracle_auroc,
+        (oracle_auroc, knowable_auroc),
         (mean_p, observed),
     )?;
     partial.commit().map_err(io_err(&out))?;
@@ -269,10 +275,11 @@ fn truth_rows(world: &World, p: &Patient, truth: &mut [Vec<u8>; 4]) {
     for y in &p.years {
         let _ = writeln!(
             truth[1],
-            "{nhs},{},{},{:.6},{}",
+            "{nhs},{},{},{:.6},{:.6},{}",
             date::iso(y.start),
             u8::from(y.at_risk),
             y.probability,
+            y.knowable,
             y.emergency_admissions
         );
     }
@@ -307,7 +314,7 @@ fn truth_rows(world: &World, p: &Patient, truth: &mut [Vec<u8>; 4]) {
     }
 }
 
-fn count(world: &World, p: &Patient, s: &mut Stats, outcomes: &mut Vec<(f32, bool)>) {
+fn count(world: &World, p: &Patient, s: &mut Stats, outcomes: &mut Vec<Outcome>) {
     let (w0, as_of) = (world.window_start, world.as_of);
     let before = |d: Day| d >= w0 && d < as_of;
     s.patients += 1;
@@ -384,7 +391,11 @@ fn count(world: &World, p: &Patient, s: &mut Stats, outcomes: &mut Vec<(f32, boo
         .get(world.cfg.years_before as usize)
         .filter(|y| y.at_risk)
     {
-        outcomes.push((y.probability as f32, y.emergency_admissions > 0));
+        outcomes.push((
+            y.probability as f32,
+            y.knowable as f32,
+            y.emergency_admissions > 0,
+        ));
     }
 }
 
@@ -558,7 +569,7 @@ impl OutputFiles {
         index: &FileIndex,
         plan: &Plan,
         stats: Stats,
-        oracle_auroc: Option<f64>,
+        (oracle_auroc, knowable_auroc): (Option<f64>, Option<f64>),
         outcome_year: (f64, f64),
     ) -> Result<Summary, SynthError> {
         for (rel, w) in &mut self.extracts {
@@ -595,6 +606,7 @@ impl OutputFiles {
         let summary = Summary {
             stats,
             oracle_auroc,
+            knowable_auroc,
             outcome_year,
             rows: self
                 .rows_per_extract
@@ -652,6 +664,7 @@ fn write_metadata(world: &World, root: &Path, summary: &Summary) -> Result<(), S
         "rows": summary.rows.iter().cloned().collect::<BTreeMap<_, _>>(),
         "defects": summary.defects.iter().cloned().collect::<BTreeMap<_, _>>(),
         "oracle_auroc": summary.oracle_auroc.map(|a| (a * 10_000.0).round() / 10_000.0),
+        "knowable_auroc": summary.knowable_auroc.map(|a| (a * 10_000.0).round() / 10_000.0),
     });
     let path = root.join("synth.json");
     let text = serde_json::to_string_pretty(&meta).expect("JSON of plain values");

@@ -99,6 +99,10 @@ pub struct YearTruth {
     pub at_risk: bool,
     /// True probability of at least one emergency admission in the year.
     pub probability: f64,
+    /// The same probability as far as the data can know it: the patient's propensity `u`,
+    /// which no record shows, integrated over what their earlier admissions say of it
+    /// ([`Knowable`]).
+    pub knowable: f64,
     /// Emergency admissions that happened.
     pub emergency_admissions: u32,
 }
@@ -274,6 +278,97 @@ pub const EMERGENCY_AGE_CORRECTION: [f64; 7] = [0.97, 0.62, 0.61, 0.42, 0.06, -0
 
 /// Shape of the yearly gamma shock on the emergency admission rate.
 pub const YEAR_SHOCK_SHAPE: f64 = 0.7;
+
+/// Shape of the gamma distribution (mean 1) of each patient's propensity `u`.
+pub const PROPENSITY_SHAPE: f64 = 2.0;
+
+/// The probability of at least one emergency admission in a year at `rate`, the year's gamma
+/// shock (shape [`YEAR_SHOCK_SHAPE`], mean 1) integrated out: `1 - (1 + rate / k)^-k`.
+pub fn any_admission(rate: f64) -> f64 {
+    1.0 - (1.0 + rate / YEAR_SHOCK_SHAPE).powf(-YEAR_SHOCK_SHAPE)
+}
+
+/// Points of the grid over the propensity `u` on which [`Knowable`] integrates.
+const KNOWABLE_POINTS: usize = 64;
+
+/// The truth's second probability: what the generator's own equations predict for a year from
+/// what a model could see, that is with the patient's propensity `u` (in no record) integrated
+/// over its posterior given the emergency admissions of the patient's earlier years in the
+/// window. A year's count is Poisson with mean `base x exposure x u x shock`, the shock gamma
+/// (shape [`YEAR_SHOCK_SHAPE`], mean 1), so given `u` it is negative binomial; `u` has the gamma
+/// prior it is drawn from (shape [`PROPENSITY_SHAPE`], mean 1). The integral is a sum over
+/// [`KNOWABLE_POINTS`] points evenly spaced in `ln u` from 0.01 to 25 (prior mass outside them
+/// is under 0.03%). The posterior treats every admission drawn as observed (a few that would
+/// overlap a stay are not written), so it is the best prediction up to that approximation.
+///
+/// This is the yardstick for a model's discrimination: the full truth knows `u`, which no
+/// model can, except through the same earlier admissions.
+pub struct Knowable {
+    log_posterior: [f64; KNOWABLE_POINTS],
+}
+
+impl Knowable {
+    fn grid() -> &'static ([f64; KNOWABLE_POINTS], [f64; KNOWABLE_POINTS]) {
+        use std::sync::OnceLock;
+        static GRID: OnceLock<([f64; KNOWABLE_POINTS], [f64; KNOWABLE_POINTS])> = OnceLock::new();
+        GRID.get_or_init(|| {
+            let (lo, hi) = (0.01f64.ln(), 25f64.ln());
+            let h = (hi - lo) / KNOWABLE_POINTS as f64;
+            let mut u = [0.0; KNOWABLE_POINTS];
+            let mut log_prior = [0.0; KNOWABLE_POINTS];
+            for j in 0..KNOWABLE_POINTS {
+                let x = lo + (j as f64 + 0.5) * h;
+                u[j] = x.exp();
+                // Gamma density (shape a, rate a) times du = u d(ln u): u^a e^(-a u).
+                log_prior[j] = PROPENSITY_SHAPE * x - PROPENSITY_SHAPE * u[j];
+            }
+            (u, log_prior)
+        })
+    }
+
+    /// The prior alone (no year observed).
+    pub fn new() -> Self {
+        Self {
+            log_posterior: Self::grid().1,
+        }
+    }
+
+    /// Learn from a year with expected admissions `mean` at `u = 1` (base rate times the years
+    /// of exposure) in which `admissions` happened.
+    pub fn observe(&mut self, mean: f64, admissions: u32) {
+        if mean <= 0.0 {
+            return;
+        }
+        let n = f64::from(admissions);
+        let k = YEAR_SHOCK_SHAPE;
+        for (lp, u) in self.log_posterior.iter_mut().zip(&Self::grid().0) {
+            *lp += n * u.ln() - (n + k) * (k + mean * u).ln();
+        }
+    }
+
+    /// The probability of at least one emergency admission in a whole year at base rate
+    /// `base`, averaged over the posterior of `u`.
+    pub fn probability(&self, base: f64) -> f64 {
+        let top = self
+            .log_posterior
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let (mut num, mut den) = (0.0, 0.0);
+        for (lp, u) in self.log_posterior.iter().zip(&Self::grid().0) {
+            let w = (lp - top).exp();
+            num += w * any_admission(base * u);
+            den += w;
+        }
+        num / den
+    }
+}
+
+impl Default for Knowable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u32 {
     if mean <= 0.0 {
@@ -457,8 +552,11 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
         (w0 - (years_back * 365.25) as Day).max(p.dob + 7)
     };
     p.registrations[0].start = start;
-    let propensity = Gamma::new(2.0, 1.0 / 2.0).expect("valid").sample(rng);
+    let propensity = Gamma::new(PROPENSITY_SHAPE, 1.0 / PROPENSITY_SHAPE)
+        .expect("valid")
+        .sample(rng);
     let mut prior = 0u32;
+    let mut knowable = Knowable::new();
     for k in 0..=world.cfg.years_before {
         let ys = date::add_years(w0, k as i32);
         let ye = date::add_years(w0, k as i32 + 1);
@@ -473,6 +571,7 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
                 start: ys,
                 at_risk: false,
                 probability: 0.0,
+                knowable: 0.0,
                 emergency_admissions: 0,
             });
             continue;
@@ -483,14 +582,8 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
             .active_conditions(from)
             .map(|c| CONDITIONS[c].emergency)
             .sum();
-        let rate = emergency_rate(
-            age,
-            p.deprivation,
-            cond_weight,
-            p.frailty,
-            prior,
-            propensity,
-        );
+        let base = emergency_rate(age, p.deprivation, cond_weight, p.frailty, prior, 1.0);
+        let rate = base * propensity;
         // This year's shock (illness nobody could foresee at the start of the year): gamma with
         // mean 1 and shape YEAR_SHOCK_SHAPE, so the true probability of at least one admission
         // is 1 - (1 + rate / k)^-k.
@@ -541,15 +634,20 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
             });
         }
         let events = activity(world, p, rng, from, to.min(end), rate * shock, age);
-        let probability = if at_risk {
-            1.0 - (1.0 + rate / YEAR_SHOCK_SHAPE).powf(-YEAR_SHOCK_SHAPE)
+        let (probability, known) = if at_risk {
+            (any_admission(rate), knowable.probability(base))
         } else {
-            0.0
+            (0.0, 0.0)
         };
+        knowable.observe(
+            base * f64::from(to.min(end) - from).max(0.0) / 365.25,
+            events,
+        );
         p.years.push(YearTruth {
             start: ys,
             at_risk,
             probability,
+            knowable: known,
             emergency_admissions: events,
         });
         prior = events;
@@ -560,6 +658,7 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
                     start: date::add_years(w0, k2 as i32),
                     at_risk: false,
                     probability: 0.0,
+                    knowable: 0.0,
                     emergency_admissions: 0,
                 });
             }
@@ -1217,5 +1316,70 @@ fn medications(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng) {
                 day += 56;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The posterior mean of `any_admission(base u)` by a plain Riemann sum in `u` itself
+    /// (200,000 steps to 40), written apart from [`Knowable`]'s log-spaced grid.
+    fn integrate(years: &[(f64, u32)], base: f64) -> f64 {
+        let (a, k) = (PROPENSITY_SHAPE, YEAR_SHOCK_SHAPE);
+        let steps = 200_000;
+        let du = 40.0 / f64::from(steps);
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..steps {
+            let u = (f64::from(i) + 0.5) * du;
+            let mut density = u.powf(a - 1.0) * (-a * u).exp();
+            for &(mean, n) in years {
+                let m = mean * u;
+                // Negative binomial probability of n, up to factors free of u.
+                density *= (m / (k + m)).powi(n as i32) * (k / (k + m)).powf(k);
+            }
+            num += density * (1.0 - (1.0 + base * u / k).powf(-k));
+            den += density;
+        }
+        num / den
+    }
+
+    #[test]
+    fn knowable_probability_matches_a_direct_integral() {
+        let cases: [&[(f64, u32)]; 4] = [
+            &[],
+            &[(0.2, 0)],
+            &[(0.1, 0), (0.3, 2), (0.5, 1)],
+            &[(1.2, 4), (1.5, 6)],
+        ];
+        for years in cases {
+            let mut k = Knowable::new();
+            for &(mean, n) in years {
+                k.observe(mean, n);
+            }
+            for base in [0.02, 0.3, 2.0] {
+                let got = k.probability(base);
+                let want = integrate(years, base);
+                assert!(
+                    (got - want).abs() < 2e-3 * want.max(0.01),
+                    "{years:?} at {base}: {got} against {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn admissions_raise_the_knowable_probability_and_quiet_years_lower_it() {
+        let prior = Knowable::new().probability(0.2);
+        // With no year seen, the prior's mean of u is 1, and the shock-free probability is
+        // below the truth at u = 1 only by the propensity's spread (Jensen).
+        assert!(prior < any_admission(0.2));
+        let mut busy = Knowable::new();
+        busy.observe(0.2, 3);
+        let mut quiet = Knowable::new();
+        quiet.observe(0.2, 0);
+        quiet.observe(0.2, 0);
+        assert!(busy.probability(0.2) > prior);
+        assert!(quiet.probability(0.2) < prior);
     }
 }

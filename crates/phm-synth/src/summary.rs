@@ -152,6 +152,9 @@ pub struct Summary {
     pub stats: Stats,
     /// Oracle AUROC for an emergency admission in the year after the reference date.
     pub oracle_auroc: Option<f64>,
+    /// AUROC of the knowable probability ([`crate::model::Knowable`]): the truth without the
+    /// propensity no record shows, the fair yardstick for a model.
+    pub knowable_auroc: Option<f64>,
     /// Mean true probability and observed share for that year.
     pub outcome_year: (f64, f64),
     /// Rows per extract.
@@ -317,6 +320,13 @@ impl Summary {
                     out,
                     "  oracle AUROC {a:.3} (published emergency admission models: 0.70 to 0.85)"
                 );
+                if let Some(k) = self.knowable_auroc {
+                    let _ = writeln!(
+                        out,
+                        "  knowable AUROC {k:.3} (the truth with each patient's unrecorded propensity \
+                         integrated over what their earlier admissions say)"
+                    );
+                }
             }
             None => {
                 let _ = writeln!(

@@ -247,6 +247,18 @@ pub fn test_range_capacity() -> usize {
         .count()
 }
 
+/// First three digits of the lowest prefix the generator numbers patients from when the 999
+/// test range runs out (prefixes 998 down to this one, in that order).
+pub const NEVER_ISSUED_FIRST: u32 = 989;
+
+/// Largest population the generator can number: the test range and then prefixes 998 down to
+/// [`NEVER_ISSUED_FIRST`].
+pub fn capacity() -> usize {
+    (NEVER_ISSUED_FIRST..=999)
+        .map(|p| valid_numbers_with_prefix(p).len())
+        .sum()
+}
+
 fn valid_numbers_with_prefix(first3: u32) -> Vec<u64> {
     let lo = first3 * 1_000_000;
     (lo..lo + 1_000_000)
@@ -322,10 +334,14 @@ impl World {
     fn allocate_nhs_numbers(n: usize, rng: &mut ChaCha8Rng) -> Result<Vec<u64>, SynthError> {
         let mut pool = valid_numbers_with_prefix(999);
         pool.shuffle(rng);
-        if n > pool.len() {
-            // Beyond the test range: 998 is also in the block never issued to patients
-            // (900 000 0000 to 999 999 9999), so the numbers still belong to nobody.
-            let mut more = valid_numbers_with_prefix(998);
+        // Beyond the test range: 989 to 998 are also in the block never issued to patients
+        // (900 000 0000 to 999 999 9999), so the numbers still belong to nobody. Each prefix
+        // holds about 909,000 valid numbers; eleven prefixes number a little over 10 million.
+        for prefix in (NEVER_ISSUED_FIRST..999).rev() {
+            if n <= pool.len() {
+                break;
+            }
+            let mut more = valid_numbers_with_prefix(prefix);
             more.shuffle(rng);
             pool.extend(more);
         }
@@ -499,6 +515,28 @@ mod tests {
         for x in sample.iter().step_by(9973) {
             assert!(phm_contract::nhs::is_valid(&x.to_string()));
         }
+    }
+
+    #[test]
+    fn never_issued_prefixes_number_ten_million() {
+        assert!(capacity() >= 10_000_000, "{}", capacity());
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // Past the test range the pool takes 998 first, and every number is still valid.
+        let n = test_range_capacity() + 10;
+        let numbers = World::allocate_nhs_numbers(n, &mut rng).unwrap();
+        assert_eq!(numbers.len(), n);
+        let beyond: Vec<u64> = numbers
+            .iter()
+            .copied()
+            .filter(|x| *x < 9_990_000_000)
+            .collect();
+        assert_eq!(beyond.len(), 10);
+        assert!(beyond.iter().all(|x| *x / 10_000_000 == 998));
+        assert!(
+            beyond
+                .iter()
+                .all(|x| phm_contract::nhs::is_valid(&x.to_string()))
+        );
     }
 
     #[test]

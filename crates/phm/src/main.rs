@@ -159,8 +159,9 @@ Writes, under --out:
   synth.json                          settings, extract date, row and defect counts
 
 NHS numbers are Modulus 11 valid test numbers starting 999. The test range holds 909,090 valid
-numbers; for larger populations the generator continues with numbers starting 998, also in the
-block 900 000 0000 to 999 999 9999 that is never issued to patients.
+numbers; for larger populations the generator continues with numbers starting 998, then 997 and
+down to 989 (about 10 million in all), also in the block 900 000 0000 to 999 999 9999 that is
+never issued to patients.
 
 The same settings always give byte-identical files.
 

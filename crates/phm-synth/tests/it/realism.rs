@@ -29,14 +29,20 @@ fn oracle_auroc_is_like_published_models() {
     let summary = phm_testkit::synth(&out, 12_000, 6, 3, 0.0);
     // Recompute from truth/risk.csv: the year starting on the reference date.
     let risk = std::fs::read_to_string(out.join("truth/risk.csv")).unwrap();
-    let scores: Vec<(f64, bool)> = risk
+    let year: Vec<Vec<&str>> = risk
         .lines()
         .skip(1)
         .filter(|l| l.contains(",2025-04-01,1,"))
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[3].parse().unwrap(), f[4] != "0")
-        })
+        .map(|l| l.split(',').collect())
+        .collect();
+    // nhs_number, year_start, at_risk, p_emergency_admission, p_knowable, emergency_admissions
+    let scores: Vec<(f64, bool)> = year
+        .iter()
+        .map(|f| (f[3].parse().unwrap(), f[5] != "0"))
+        .collect();
+    let knowable: Vec<(f64, bool)> = year
+        .iter()
+        .map(|f| (f[4].parse().unwrap(), f[5] != "0"))
         .collect();
     let admitted = scores.iter().filter(|s| s.1).count();
     assert!(
@@ -52,6 +58,19 @@ fn oracle_auroc_is_like_published_models() {
         "printed {printed}, recomputed {auroc}"
     );
     assert!(summary.render().contains("oracle AUROC"));
+    // The knowable probability lacks the propensity no record shows: it discriminates less
+    // than the truth, still better than chance, and is printed as recomputed.
+    let known = auroc_pairwise(&knowable);
+    assert!(
+        (0.6..auroc).contains(&known),
+        "knowable AUROC {known}, oracle {auroc}"
+    );
+    let printed = summary.knowable_auroc.unwrap();
+    assert!(
+        (printed - known).abs() < 1e-3,
+        "printed {printed}, recomputed {known}"
+    );
+    assert!(summary.render().contains("knowable AUROC"));
     // Emergency admissions per person-year near England's 0.11.
     let s = &summary.stats;
     let rate = s.emergency as f64 / s.person_years;
