@@ -25,6 +25,7 @@ pub mod optout;
 mod pool;
 pub mod pseudo;
 pub mod read;
+pub mod reuse;
 mod seen;
 pub mod validate;
 
@@ -50,6 +51,7 @@ use crate::generalise::PostcodeLookup;
 pub use crate::key::{KeyError, PseudonymKey};
 pub use crate::manifest::{FileReport, Manifest, RejectedFile};
 use crate::optout::{EventScan, OptOuts, Type1Codes};
+pub use crate::reuse::EarlierRun;
 use crate::validate::{Row, Validator};
 pub use phm_run::{IdentifiableRun, OnRejectedFile, RunLayout};
 
@@ -82,6 +84,9 @@ pub struct IngestConfig {
     /// become its vault (`vault/<ODS>.age` in the identifiable zone), encrypted to it alone.
     /// A practice without one gets no vault.
     pub vault_recipients: BTreeMap<String, phm_reid::PracticeRecipient>,
+    /// Earlier runs whose outputs a file may reuse when nothing it depends on changed
+    /// ([`reuse`]); empty reads every file.
+    pub earlier: Vec<EarlierRun>,
 }
 
 /// Why ingest stopped.
@@ -343,6 +348,11 @@ pub fn ingest(
     let opt_outs = collect_opt_outs(&events, national, cfg.extract_date, &inputs)?;
     let decisions = opt_outs.decide();
     tracing::info!(files = inputs.len(), "opt-outs collected");
+    let reuse = reuse::Reuse::new(cfg, key, &opt_outs)?;
+    let (reused, inputs) = reuse_files(cfg, &reuse, inputs)?;
+    for report in &reused {
+        progress(report);
+    }
 
     let (finish, finishing) = mpsc::channel();
     let (results, finished) = std::thread::scope(|s| {
@@ -361,8 +371,9 @@ pub fn ingest(
                 let contract = contracts
                     .get(&input.extract)
                     .expect("discovered extracts have contracts");
-                let r = process_file(&ctx, contract, input);
-                if let Ok(report) = &r {
+                let mut r = process_file(&ctx, contract, input);
+                if let Ok(report) = &mut r {
+                    report.reuse_key = reuse.key(cfg, input, &report.input_blake3);
                     progress(report);
                 }
                 r
@@ -371,7 +382,7 @@ pub fn ingest(
         (results, finisher.join())
     });
     let finished = finished.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    let mut reports = Vec::new();
+    let mut reports = reused;
     let mut failure = None;
     for r in results {
         match r {
@@ -423,6 +434,34 @@ pub fn ingest(
         "ingest finished"
     );
     Ok(manifest)
+}
+
+/// The files whose outputs an earlier run already holds, linked into this run with their
+/// reports, and the files left to ingest (each file hashed in parallel; nothing is hashed
+/// when no earlier run offers a file).
+fn reuse_files(
+    cfg: &IngestConfig,
+    reuse: &reuse::Reuse,
+    inputs: Vec<Input>,
+) -> Result<(Vec<FileReport>, Vec<Input>), IngestError> {
+    if !reuse.offers_any() {
+        return Ok((Vec::new(), inputs));
+    }
+    let found = pool::map(&inputs, pool::workers(), |input| reuse.reuse(cfg, input));
+    let mut reused = Vec::new();
+    let mut rest = Vec::new();
+    for (input, found) in inputs.into_iter().zip(found) {
+        match found? {
+            Some(report) => reused.push(report),
+            None => rest.push(input),
+        }
+    }
+    tracing::info!(
+        reused = reused.len(),
+        to_ingest = rest.len(),
+        "earlier outputs reused"
+    );
+    Ok((reused, rest))
 }
 
 /// A file's size and physical lines (line ends, and one more for a last line without one);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::key::PseudonymKey;
 use crate::optout::OptOuts;
@@ -35,7 +35,7 @@ pub struct RejectedFile {
 }
 
 /// Where the rows of one file went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileReport {
     /// File, relative to the extracts folder.
     pub file: String,
@@ -55,6 +55,15 @@ pub struct FileReport {
     pub opted_out: Counts,
     /// Whether `rows_in == rows_out + quarantined + opted_out`.
     pub conservation_holds: bool,
+    /// BLAKE3 of everything the file's outputs depend on (`crate::reuse`): a later run
+    /// whose file has the same key reuses them.
+    #[serde(default)]
+    pub reuse_key: String,
+    /// The earlier run whose outputs this file's are (linked, not ingested again). Not in
+    /// the ingest manifest, which stays byte-identical to a full run's; the run manifest
+    /// records it per input.
+    #[serde(skip)]
+    pub reused_from: Option<String>,
 }
 
 fn count(counts: &mut Counts, key: &str) {
@@ -84,6 +93,8 @@ impl FileReport {
             quarantined: Counts::new(),
             opted_out: Counts::new(),
             conservation_holds: false,
+            reuse_key: String::new(),
+            reused_from: None,
         }
     }
     pub(crate) fn quarantine(&mut self, r: Reason) {

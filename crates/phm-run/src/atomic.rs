@@ -148,6 +148,23 @@ pub fn write_file(dest: &Path, bytes: &[u8], privacy: Privacy) -> io::Result<()>
     f.commit()
 }
 
+/// Make an earlier run's finished file appear at `dest` too (a re-run reusing it): a hard
+/// link, which costs nothing and is safe because phm never writes into a finished file (every
+/// write makes a new file and renames it), or, where the two are on different file systems, an
+/// atomic copy. A private file must be private (0600) to be linked; the copy is written with
+/// the privacy's mode.
+pub fn link_file(src: &Path, dest: &Path, privacy: Privacy) -> io::Result<()> {
+    create_dir_all(parent(dest), privacy)?;
+    let private_enough =
+        privacy == Privacy::Shared || fs::metadata(src)?.permissions().mode() & 0o077 == 0;
+    if private_enough && fs::hard_link(src, dest).is_ok() {
+        return sync_dir(parent(dest));
+    }
+    let mut out = AtomicFile::create(dest, privacy)?;
+    io::copy(&mut File::open(src)?, &mut out)?;
+    out.commit()
+}
+
 /// A folder built as `.<name>.partial` beside its destination and renamed into place by
 /// [`PartialDir::commit`]. A stale partial folder of an earlier, interrupted attempt is
 /// removed when a new one starts. Dropped without a commit, the partial folder is removed.
@@ -349,6 +366,38 @@ mod tests {
         assert_eq!(fs::read(&dest).unwrap(), b"hello");
         let names: Vec<_> = fs::read_dir(dest.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn a_linked_file_shares_the_earlier_one_and_a_rewrite_of_either_leaves_the_other() {
+        use std::os::unix::fs::MetadataExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let earlier = tmp.path().join("run1/q/x.parquet");
+        write_file(&earlier, b"rows", Privacy::Private).unwrap();
+        let dest = tmp.path().join("run2/q/x.parquet");
+        link_file(&earlier, &dest, Privacy::Private).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"rows");
+        assert_eq!(
+            fs::metadata(&dest).unwrap().ino(),
+            fs::metadata(&earlier).unwrap().ino()
+        );
+        assert_eq!(mode(&dest), 0o600);
+        assert_eq!(mode(dest.parent().unwrap()), 0o700);
+        // phm's writes make new files: rewriting the new run's leaves the earlier run's alone.
+        write_file(&dest, b"new", Privacy::Private).unwrap();
+        assert_eq!(fs::read(&earlier).unwrap(), b"rows");
+        // A private file others could read is copied, not linked, and the copy is private.
+        let loose = tmp.path().join("loose.parquet");
+        fs::write(&loose, b"loose").unwrap();
+        fs::set_permissions(&loose, fs::Permissions::from_mode(0o644)).unwrap();
+        let copy = tmp.path().join("run3/q/loose.parquet");
+        link_file(&loose, &copy, Privacy::Private).unwrap();
+        assert_ne!(
+            fs::metadata(&copy).unwrap().ino(),
+            fs::metadata(&loose).unwrap().ino()
+        );
+        assert_eq!(mode(&copy), 0o600);
+        assert_eq!(fs::read(&copy).unwrap(), b"loose");
     }
 
     #[test]

@@ -203,6 +203,10 @@ pub struct InputFile {
     pub opted_out: u64,
     /// `rows_in == rows_out + quarantined + opted_out`.
     pub conservation_holds: bool,
+    /// The earlier run whose outputs for this file were reused (the file and everything its
+    /// output depends on were unchanged), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// A file that could not be ingested at all and was skipped.

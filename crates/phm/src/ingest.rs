@@ -154,6 +154,7 @@ fn config(args: &IngestArgs) -> anyhow::Result<phm_ingest::IngestConfig> {
         national_opt_out: args.national_opt_out || p.opt_out.national_data_opt_out,
         on_rejected_file,
         vault_recipients,
+        earlier: Vec::new(),
     })
 }
 

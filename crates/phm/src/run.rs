@@ -67,6 +67,11 @@ pub struct RunArgs {
     /// Wait for another run on the same roots to finish instead of refusing.
     #[arg(long)]
     wait: bool,
+    /// Ingest every file again, even those whose outputs the latest run already holds
+    /// (by default a file is reused when it and everything its output depends on are
+    /// unchanged, the ICB-wide opt-outs included).
+    #[arg(long)]
+    no_reuse: bool,
 }
 
 impl RunArgs {
@@ -80,6 +85,7 @@ impl RunArgs {
             reference_date: None,
             force: false,
             wait: false,
+            no_reuse: false,
         }
     }
 }
@@ -263,6 +269,21 @@ fn fingerprint(
     Ok(f.finish())
 }
 
+/// The latest run, when both its zones' folders are still there: a file whose output it holds,
+/// from the same inputs, is not ingested again.
+fn earlier_runs(s: &Settings) -> Vec<phm_ingest::EarlierRun> {
+    s.runs
+        .latest()
+        .map(|(id, out)| phm_ingest::EarlierRun {
+            identifiable: s.identifiable.run(&id),
+            id,
+            out,
+        })
+        .filter(|e| e.out.path().is_dir() && e.identifiable.path().is_dir())
+        .into_iter()
+        .collect()
+}
+
 #[allow(clippy::print_stdout)]
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let s = settings(args)?;
@@ -311,6 +332,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         national_opt_out: s.p.opt_out.national_data_opt_out,
         on_rejected_file: s.p.ingest.on_rejected_file,
         vault_recipients: recipients.clone(),
+        earlier: if args.no_reuse {
+            Vec::new()
+        } else {
+            earlier_runs(&s)
+        },
     };
     let bars = crate::ingest::progress_bars(&ingest_cfg);
     let ingested = phm_ingest::ingest(&ingest_cfg, &key, &|report| {
@@ -489,6 +515,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         c.opted_out,
         scored.patients
     );
+    let reused: Vec<&str> = m
+        .inputs
+        .iter()
+        .filter_map(|f| f.reused_from.as_deref())
+        .collect();
+    if let Some(from) = reused.first() {
+        println!(
+            "  reused: {} of {} files unchanged since run `{from}` (their outputs linked, not ingested again)",
+            reused.len(),
+            c.files
+        );
+    }
     println!(
         "  risk: {} model {}{}; tiers {}",
         if risk.approved { "approved" } else { "fitted" },
@@ -559,6 +597,7 @@ fn input_files(m: &phm_ingest::Manifest, extracts: &Path) -> Vec<InputFile> {
             quarantined: f.quarantined_total(),
             opted_out: f.opted_out_total(),
             conservation_holds: f.conserves(),
+            reused_from: f.reused_from.clone(),
         })
         .collect()
 }

@@ -5,6 +5,7 @@ mod bad_files;
 mod keys;
 mod quoting;
 mod rejected;
+mod reuse;
 mod sample;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub fn config(set: &Path, out: &Path) -> IngestConfig {
         national_opt_out: false,
         on_rejected_file: OnRejectedFile::Stop,
         vault_recipients: std::collections::BTreeMap::new(),
+        earlier: Vec::new(),
     }
 }
 

@@ -26,6 +26,7 @@ pub fn ingested_run(extracts: &Path, lookup: Option<&Path>, out: &Path) -> PathB
         national_opt_out: false,
         on_rejected_file: phm_ingest::OnRejectedFile::Stop,
         vault_recipients: std::collections::BTreeMap::new(),
+        earlier: Vec::new(),
     };
     phm_ingest::ingest(&cfg, &key(), &|_| {}).unwrap();
     run
