@@ -15,29 +15,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
+use crate::common::{
+    PATIENT_EXTRACTS, SET_PIPELINE, ok, phm, practices, private_dir, run_pipeline,
+};
 use phm_contract::NhsNumber;
-
-fn phm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phm"));
-    c.env_remove("PHM_LOG")
-        .env_remove("PHM_TEST_PAUSE_AT")
-        .env_remove("DATAFUSION_EXECUTION_TARGET_PARTITIONS");
-    c
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -82,18 +66,7 @@ fn fixture() -> &'static Fixture {
         phm_synth::generate(cfg, &|_| {}).unwrap();
         let key = dir.path().join("k.key");
         ok(phm().args(["key", "new", "--out"]).arg(&key));
-        let mut practices: Vec<String> = std::fs::read_dir(set.join("extracts/gp_registrations"))
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        practices.sort();
+        let practices = practices(&set);
         assert_eq!(practices.len(), 3);
         let mut recipients = String::new();
         for p in &practices {
@@ -108,30 +81,13 @@ fn fixture() -> &'static Fixture {
         std::fs::write(
             &pipeline,
             format!(
-                "[dates]\nreference_date = \"2025-04-01\"\nextract_date = \"2026-04-01\"\n\n\
-                 [inputs]\nextracts = \"set/extracts\"\npostcode_lookup = \"set/lookups/postcode_lsoa.csv\"\n\n\
-                 [opt_out]\nprogramme_codes = [\"999001000000100\"]\n\n[link]\nmemory_limit_mb = 512\n\n\
+                "{SET_PIPELINE}\
                  [reid]\nbundle_tiers = [\"very_high\", \"high\"]\n\n[reid.recipients]\n{recipients}"
             ),
         )
         .unwrap();
-        let identifiable = dir.path().join("identifiable");
-        std::fs::create_dir(&identifiable).unwrap();
-        std::fs::set_permissions(
-            &identifiable,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        ok(phm()
-            .arg("run")
-            .arg(&pipeline)
-            .arg("--runs")
-            .arg(dir.path().join("runs"))
-            .arg("--identifiable")
-            .arg(&identifiable)
-            .arg("--key")
-            .arg(&key));
-        let run = dir.path().join("runs/latest").canonicalize().unwrap();
+        let identifiable = private_dir(&dir.path().join("identifiable"));
+        let run = run_pipeline(&pipeline, &dir.path().join("runs"), &identifiable, &key);
         Fixture {
             dir,
             key,
@@ -614,17 +570,7 @@ fn subject_access_finds_the_persons_rows_bundles_and_disclosures() {
             .sum()
     };
     let mut total = 0;
-    for extract in [
-        "gp_registrations",
-        "gp_events",
-        "gp_medications",
-        "apc",
-        "op",
-        "ecds",
-        "ambulance",
-        "community",
-        "mental_health",
-    ] {
+    for extract in PATIENT_EXTRACTS {
         let rows = count_rows(&f.path().join("set/extracts").join(extract), &nhs);
         let prefix = format!("{extract}/");
         assert_eq!(
@@ -746,13 +692,7 @@ fn rotation_removal_and_byte_identity_but_vaults() {
         ),
     )
     .unwrap();
-    let identifiable = work.path().join("identifiable");
-    std::fs::create_dir(&identifiable).unwrap();
-    std::fs::set_permissions(
-        &identifiable,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    let identifiable = private_dir(&work.path().join("identifiable"));
     let run = |extra: &[&str]| {
         ok(phm()
             .arg("run")
@@ -815,9 +755,10 @@ fn rotation_removal_and_byte_identity_but_vaults() {
         r.status.success(),
         "the old bundle opens with the old identity"
     );
-    // Again (forced): every file the same but the vaults and the bundle.json naming them.
+    // Again (forced, everything ingested again rather than reused): every file the same but
+    // the vaults and the bundle.json naming them.
     let first = files(&run_dir);
-    let again = run(&["--force"]);
+    let again = run(&["--force", "--no-reuse"]);
     let second = files(&again);
     assert_eq!(
         first.keys().collect::<Vec<_>>(),

@@ -1,6 +1,7 @@
 //! `phm run` as a scheduler meets it: one command, committed whole, one run at a time, the
 //! same bytes for the same inputs, and nothing half-written after a crash.
 
+use crate::common::{SET_PIPELINE, phm, text};
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
@@ -8,18 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-fn phm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phm"));
-    c.env_remove("PHM_LOG")
-        .env_remove("PHM_TEST_PAUSE_AT")
-        .env_remove("DATAFUSION_EXECUTION_TARGET_PARTITIONS");
-    c
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A small synthetic ICB, a key and a pipeline definition, made once and shared (read only).
 struct Fixture {
@@ -35,16 +24,14 @@ fn fixture() -> &'static Fixture {
         let set = dir.path().join("set");
         phm_testkit::synth(&set, 300, 3, 11, phm_synth::params::DEFAULT_DEFECT_RATE);
         let key = dir.path().join("k.key");
-        let out = phm().args(["key", "new", "--out"]).arg(&key).output().unwrap();
+        let out = phm()
+            .args(["key", "new", "--out"])
+            .arg(&key)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let pipeline = dir.path().join("icb.toml");
-        std::fs::write(
-            &pipeline,
-            "[dates]\nreference_date = \"2025-04-01\"\nextract_date = \"2026-04-01\"\n\n\
-             [inputs]\nextracts = \"set/extracts\"\npostcode_lookup = \"set/lookups/postcode_lsoa.csv\"\n\n\
-             [opt_out]\nprogramme_codes = [\"999001000000100\"]\n\n[link]\nmemory_limit_mb = 512\n",
-        )
-        .unwrap();
+        std::fs::write(&pipeline, SET_PIPELINE).unwrap();
         Fixture {
             _dir: dir,
             pipeline,
@@ -107,15 +94,31 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// A manifest without its timings block.
+/// A manifest without its timings block and without which inputs were reused from an
+/// earlier run (provenance, not output).
 fn without_timings(manifest: &[u8]) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_slice(manifest).unwrap();
     let timings = v.as_object_mut().unwrap().remove("timings");
     assert!(timings.is_some(), "a manifest has a timings block");
+    for input in v["inputs"].as_array_mut().unwrap() {
+        input.as_object_mut().unwrap().remove("reused_from");
+    }
     v
 }
 
-/// The run's files with the manifest's timings taken out.
+/// Which earlier run each input of a run's manifest was reused from.
+fn reused_from(run: &Path) -> Vec<Option<String>> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reused_from"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The run's files with the manifest's timings and reuse taken out.
 fn comparable(run: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut f = files(run);
     let m = f.remove("manifest.json").expect("a run has its manifest");
@@ -246,10 +249,40 @@ fn verify_names_a_file_with_one_byte_flipped() {
 fn forced_runs_and_any_partition_count_give_the_same_bytes_but_timings() {
     let roots = Roots::new();
     assert!(roots.run(&[]).status.success());
-    let first = comparable(&roots.latest());
+    let first_run = roots.latest().canonicalize().unwrap();
+    let first = comparable(&first_run);
+    assert!(reused_from(&first_run).iter().all(Option::is_none));
+    // Forced with nothing changed: every file's outputs are reused from the first run, and
+    // the run is what the first was; forced without reuse, everything is ingested again.
     let again = roots.run(&["--force"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
+    let first_id = first_run
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let reused = reused_from(&roots.latest());
+    assert!(
+        !reused.is_empty()
+            && reused
+                .iter()
+                .all(|r| r.as_deref() == Some(first_id.as_str())),
+        "{reused:?}"
+    );
+    assert!(
+        text(&again.stdout).contains("reused: "),
+        "{}",
+        text(&again.stdout)
+    );
     assert_same(&first, &comparable(&roots.latest()), "a forced second run");
+    let full = roots.run(&["--force", "--no-reuse"]);
+    assert!(full.status.success(), "{}", text(&full.stderr));
+    assert!(reused_from(&roots.latest()).iter().all(Option::is_none));
+    assert_same(
+        &first,
+        &comparable(&roots.latest()),
+        "a forced run without reuse",
+    );
     for partitions in ["1", "8"] {
         let other = Roots::new();
         let out = other

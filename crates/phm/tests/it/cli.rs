@@ -1,5 +1,6 @@
 //! The `phm` binary as a user meets it: help, errors, and what it prints.
 
+use crate::common::{PATIENT_EXTRACTS, text};
 use std::process::{Command, Output};
 
 fn phm(args: &[&str]) -> Output {
@@ -8,10 +9,6 @@ fn phm(args: &[&str]) -> Output {
         .env_remove("PHM_LOG")
         .output()
         .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Every ten-digit run starting 999 in a text (NHS numbers of the synthetic test range).
@@ -138,18 +135,7 @@ fn contracts_lists_every_extract() {
     let out = phm(&["contracts"]);
     assert!(out.status.success());
     let s = text(&out.stdout);
-    for name in [
-        "gp_registrations",
-        "gp_events",
-        "gp_medications",
-        "apc",
-        "op",
-        "ecds",
-        "ambulance",
-        "community",
-        "mental_health",
-        "national_opt_out",
-    ] {
+    for name in PATIENT_EXTRACTS.into_iter().chain(["national_opt_out"]) {
         assert!(
             s.lines().any(|l| l.starts_with(name)),
             "{name} missing:\n{s}"

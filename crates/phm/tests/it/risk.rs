@@ -1,43 +1,26 @@
 //! The risk stage of `phm run` on a 20,000-patient synthetic ICB, checked from outside: the
-//! back-test against the generator's oracle, tiers, segments, reasons against the patients'
+//! back-test against the generator's truth, tiers, segments, reasons against the patients'
 //! own values, and approved models.
 //!
-//! CI's bounds are looser than `benches/risk.sh`'s (200,000 patients) because 20,000 patients
-//! give about 1,000 events a year: the back-tested AUROC at least 0.85 of the oracle's (bench
-//! target: 0.95, not yet met, about 0.89 at 200,000 patients and 0.88 here: the oracle's
-//! probabilities include each patient's own propensity, which no record shows except through
-//! past admissions; GP-recorded long-term conditions as features did not move it),
-//! observed/expected in 0.85-1.15 (bench: 0.9-1.1), calibration slope in 0.8-1.2 (bench:
-//! 0.9-1.1), and the model at least 0.01 AUROC above every baseline (bench: 0.02).
+//! The yardstick for discrimination is the generator's *knowable* probability
+//! (`p_knowable` in `truth/risk.csv`): its own equations with each patient's propensity, which
+//! no record shows, integrated over what their earlier admissions say of it. The full oracle
+//! (`p_emergency_admission`) knows the propensity, so no model of the data can reach it; the
+//! model must stay below it. CI's bounds are looser than `benches/risk.sh`'s (200,000
+//! patients) because 20,000 patients give about 1,000 events a year: the back-tested AUROC at
+//! least 0.9 of the knowable one's (bench: 0.95), observed/expected in 0.85-1.15 (bench:
+//! 0.9-1.1), calibration slope in 0.8-1.2 (bench: 0.9-1.1), and the model at least 0.01 AUROC
+//! above every baseline (bench: 0.02).
 
 // Ties in an AUROC are exact equalities of scores.
 #![allow(clippy::float_cmp)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::common::{ok, phm, private_dir, run_pipeline};
 use serde_json::Value;
-
-fn phm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phm"));
-    c.env_remove("PHM_LOG")
-        .env_remove("PHM_TEST_PAUSE_AT")
-        .env_remove("DATAFUSION_EXECUTION_TARGET_PARTITIONS");
-    c
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 const PATIENTS: usize = 20_000;
 
@@ -62,23 +45,8 @@ fn pipeline(dir: &Path, name: &str, extra: &str) -> PathBuf {
 }
 
 fn run(dir: &Path, pipeline: &Path, key: &Path, runs: &str) -> PathBuf {
-    let identifiable = dir.join(format!("{runs}-identifiable"));
-    std::fs::create_dir(&identifiable).unwrap();
-    std::fs::set_permissions(
-        &identifiable,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    ok(phm()
-        .arg("run")
-        .arg(pipeline)
-        .arg("--runs")
-        .arg(dir.join(runs))
-        .arg("--identifiable")
-        .arg(&identifiable)
-        .arg("--key")
-        .arg(key));
-    dir.join(runs).join("latest")
+    let identifiable = private_dir(&dir.join(format!("{runs}-identifiable")));
+    run_pipeline(pipeline, &dir.join(runs), &identifiable, key)
 }
 
 fn fixture() -> &'static Fixture {
@@ -144,9 +112,11 @@ fn auroc(scored: &mut [(f64, bool)]) -> f64 {
     (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
-/// The generator's oracle AUROC for the year starting `year_start`: its true probabilities
-/// against what happened, over everyone at risk on the year's first day.
-fn oracle_auroc(set: &Path, year_start: &str) -> f64 {
+/// The generator's AUROC for the year starting `year_start` of its probability column
+/// `probability` (`p_emergency_admission`, the truth; `p_knowable`, the truth without the
+/// propensity no record shows) against what happened, over everyone at risk on the year's
+/// first day.
+fn truth_auroc(set: &Path, year_start: &str, probability: &str) -> f64 {
     let text = std::fs::read_to_string(set.join("truth/risk.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -154,7 +124,7 @@ fn oracle_auroc(set: &Path, year_start: &str) -> f64 {
     let (start, at_risk, p, n) = (
         col("year_start"),
         col("at_risk"),
-        col("p_emergency_admission"),
+        col(probability),
         col("emergency_admissions"),
     );
     let mut scored: Vec<(f64, bool)> = lines
@@ -175,10 +145,13 @@ fn the_back_test_comes_near_the_oracle_is_calibrated_and_beats_every_baseline() 
     assert_eq!(test["tested_as_of"], "2024-04-01");
     let e = &test["evaluation"];
     let model = e["auroc"]["auc"].as_f64().unwrap();
-    let oracle = oracle_auroc(&f.dir.path().join("set"), "2024-04-01");
+    let set = f.dir.path().join("set");
+    let oracle = truth_auroc(&set, "2024-04-01", "p_emergency_admission");
+    let knowable = truth_auroc(&set, "2024-04-01", "p_knowable");
+    // 20,000 patients: looser than the bench's 0.95 at 200,000.
     assert!(
-        model / oracle >= 0.85,
-        "AUROC {model} against the oracle's {oracle}"
+        model / knowable >= 0.9 && model < oracle,
+        "AUROC {model} against the knowable {knowable} and the oracle's {oracle}"
     );
     let oe = e["calibration"]["observed_expected"].as_f64().unwrap();
     assert!((0.85..=1.15).contains(&oe), "observed/expected {oe}");
@@ -400,13 +373,7 @@ fn an_approved_model_gives_the_same_predictions_and_the_manifest_names_it() {
         "tampered.toml",
         &format!("\n[risk]\nmodel = \"{}\"\n", tampered.display()),
     );
-    let identifiable = f.dir.path().join("t-identifiable");
-    std::fs::create_dir(&identifiable).unwrap();
-    std::fs::set_permissions(
-        &identifiable,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    let identifiable = private_dir(&f.dir.path().join("t-identifiable"));
     let out = phm()
         .arg("run")
         .arg(&p)

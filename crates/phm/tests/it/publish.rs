@@ -16,26 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::common::{SET_PIPELINE, ok, phm, practices, private_dir, run_pipeline};
 use phm_publish::sdc::{self, Cell, Relation, Rule};
-
-fn phm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phm"));
-    c.env_remove("PHM_LOG")
-        .env_remove("PHM_TEST_PAUSE_AT")
-        .env_remove("DATAFUSION_EXECUTION_TARGET_PARTITIONS");
-    c
-}
-
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -75,18 +57,7 @@ fn fixture() -> &'static Fixture {
             &|_| {},
         )
         .unwrap();
-        let mut practices: Vec<String> = std::fs::read_dir(set.join("extracts/gp_registrations"))
-            .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        practices.sort();
+        let practices = practices(&set);
         // The schedule: every pair the generator was expected to send.
         let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in csv_lines(&set.join("truth/submissions.csv")) {
@@ -103,31 +74,14 @@ fn fixture() -> &'static Fixture {
         std::fs::write(
             &pipeline,
             format!(
-                "[dates]\nreference_date = \"2025-04-01\"\nextract_date = \"2026-04-01\"\n\n\
-                 [inputs]\nextracts = \"set/extracts\"\npostcode_lookup = \"set/lookups/postcode_lsoa.csv\"\n\n\
-                 [opt_out]\nprogramme_codes = [\"999001000000100\"]\n\n[link]\nmemory_limit_mb = 512\n\n\
+                "{SET_PIPELINE}\
                  [publish]\nretention_months = 12\n\n[publish.pcns]\n\"{PCN}\" = [\"{}\", \"{}\"]\n\n{schedule}",
                 practices[0], practices[1]
             ),
         )
         .unwrap();
-        let identifiable = dir.path().join("identifiable");
-        std::fs::create_dir(&identifiable).unwrap();
-        std::fs::set_permissions(
-            &identifiable,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        ok(phm()
-            .arg("run")
-            .arg(&pipeline)
-            .arg("--runs")
-            .arg(dir.path().join("runs"))
-            .arg("--identifiable")
-            .arg(&identifiable)
-            .arg("--key")
-            .arg(&key));
-        let run = dir.path().join("runs/latest").canonicalize().unwrap();
+        let identifiable = private_dir(&dir.path().join("identifiable"));
+        let run = run_pipeline(&pipeline, &dir.path().join("runs"), &identifiable, &key);
         Fixture {
             dir,
             set,

@@ -1,0 +1,9 @@
+//! The `phm` binary from outside, as its users meet it. One test binary with a module per
+//! concern: DataFusion and polars are linked once, not once per file.
+
+mod cli;
+mod common;
+mod publish;
+mod reid;
+mod risk;
+mod run;
