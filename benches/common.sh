@@ -19,15 +19,22 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # timed LABEL COMMAND...: runs the command under /usr/bin/time -v (a failure stops the
-# script), its stdout kept in $tmp/LABEL.out; sets `wall` (seconds) and `rss` (peak, KiB).
+# script, showing the command's own error output), its stdout kept in $tmp/LABEL.out; sets
+# `wall` (seconds), `rss` (peak, KiB) and `cpu` (user + system seconds).
 timed() {
   local label=$1
   shift
-  /usr/bin/time -v "$@" >"$tmp/$label.out" 2>"$tmp/$label.time"
-  read -r wall rss < <(awk -F': ' '
+  if ! /usr/bin/time -v "$@" >"$tmp/$label.out" 2>"$tmp/$label.time"; then
+    echo "$label failed: $*" >&2
+    grep -v $'^\t' "$tmp/$label.time" | tail -n 30 >&2
+    exit 1
+  fi
+  read -r wall rss cpu < <(awk -F': ' '
     /Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = (n == 3) ? t[1] * 3600 + t[2] * 60 + t[3] : t[1] * 60 + t[2] }
     /Maximum resident set size/ { k = $2 }
-    END { print s, k }' "$tmp/$label.time")
+    /User time \(seconds\)/ { u = $2 }
+    /System time \(seconds\)/ { y = $2 }
+    END { print s, k, u + y }' "$tmp/$label.time")
 }
 
 # synth_set [FLAGS...]: a synthetic set of $patients in $tmp/synth (seed 1, extra `phm synth`
@@ -35,6 +42,38 @@ timed() {
 synth_set() {
   "$bin" synth --patients "$patients" --practices "$practices" --seed 1 "$@" --out "$tmp/synth" >/dev/null
   "$bin" key new --out "$tmp/bench.key" >/dev/null
+}
+
+# set_cache SEED: where the cached synthetic set of $patients patients and SEED lives. It is not
+# tied to the generator's version: remove $HOME/.cache/phm-bench after changing the generator.
+set_cache() {
+  echo "$HOME/.cache/phm-bench/synth-$patients-$1"
+}
+
+# cached_set SEED: the synthetic set of $patients patients and SEED (default defect rate) in
+# $(set_cache SEED), generated if absent, after checking the disk has 2.5 times its size free
+# (about 4.8 GB of CSV per million patients, measured at 50,000).
+cached_set() {
+  local cache need_kb avail_kb
+  cache=$(set_cache "$1")
+  if [[ -f $cache/.complete ]]; then
+    echo "reusing the synthetic set in $cache"
+    return
+  fi
+  mkdir -p "$(dirname "$cache")"
+  need_kb=$(awk -v p="$patients" 'BEGIN { printf "%d", 4.8e6 * p / 1e6 * 2.5 }')
+  avail_kb=$(df -Pk "$(dirname "$cache")" | awk 'NR == 2 { print $4 }')
+  if ((avail_kb < need_kb)); then
+    echo "refusing to generate: $patients patients need about $((need_kb / 2500)) MB of CSV, and 2.5 times that" \
+      "($((need_kb / 1000)) MB) free; $(dirname "$cache") has $((avail_kb / 1000)) MB free" >&2
+    exit 1
+  fi
+  echo "generating $patients patients (seed $1, $practices practices) into $cache"
+  rm -rf "$cache.partial"
+  "$bin" synth --patients "$patients" --practices "$practices" --seed "$1" --out "$cache.partial" >/dev/null
+  touch "$cache.partial/.complete"
+  rm -rf "$cache"
+  mv "$cache.partial" "$cache"
 }
 
 # ingest_args: the `phm ingest` arguments for $tmp/synth into $tmp/run.
