@@ -156,13 +156,18 @@ pub fn write_file(dest: &Path, bytes: &[u8], privacy: Privacy) -> io::Result<()>
 pub fn link_file(src: &Path, dest: &Path, privacy: Privacy) -> io::Result<()> {
     create_dir_all(parent(dest), privacy)?;
     let private_enough =
-        privacy == Privacy::Shared || fs::metadata(src)?.permissions().mode() & 0o077 == 0;
+        privacy == Privacy::Shared || !others_may_read(fs::metadata(src)?.permissions().mode());
     if private_enough && fs::hard_link(src, dest).is_ok() {
         return sync_dir(parent(dest));
     }
     let mut out = AtomicFile::create(dest, privacy)?;
     io::copy(&mut File::open(src)?, &mut out)?;
     out.commit()
+}
+
+/// Whether a mode gives the group or others any permission.
+fn others_may_read(mode: u32) -> bool {
+    mode & 0o077 != 0
 }
 
 /// A folder built as `.<name>.partial` beside its destination and renamed into place by
