@@ -135,7 +135,23 @@ fn checkpoint(name: &str) {
             std::thread::sleep(std::time::Duration::from_mins(1));
         }
     }
-    tracing::debug!(checkpoint = name, "run checkpoint");
+    tracing::info!(
+        checkpoint = name,
+        peak_rss_mib = peak_rss_mib(),
+        "run checkpoint"
+    );
+}
+
+/// The process's peak resident set so far (`VmHWM` in `/proc/self/status`), in MiB; 0 where
+/// it cannot be read. Logged at each checkpoint, so a run's log shows which stage raised it.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib / 1024)
 }
 
 struct Settings {
