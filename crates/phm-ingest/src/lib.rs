@@ -348,7 +348,7 @@ pub fn ingest(
     let opt_outs = collect_opt_outs(&events, national, cfg.extract_date, &inputs)?;
     let decisions = opt_outs.decide();
     tracing::info!(files = inputs.len(), "opt-outs collected");
-    let reuse = reuse::Reuse::new(cfg, key, &opt_outs)?;
+    let reuse = reuse::Reuse::new(cfg, key, &decisions)?;
     let (reused, inputs) = reuse_files(cfg, &reuse, inputs)?;
     for report in &reused {
         progress(report);

@@ -14,8 +14,6 @@
 //! column opt-outs are read from, stops ingest with an error. Opt-outs are never skipped
 //! because a contract changed.
 
-use std::collections::BTreeMap;
-
 use phm_contract::date::Day;
 use phm_contract::{ColumnType, Contract, Contracts, NhsNumber};
 
@@ -237,6 +235,25 @@ impl Decisions {
         self.reasons.insert(key, reason);
     }
 
+    /// A hash, keyed with `key`, of every opted-out patient and the reason that applies, in
+    /// NHS number order: equal exactly when the decisions are. Keyed, so it cannot be tested
+    /// against a guessed NHS number.
+    // Not a pseudonym: one MAC over the whole decision set, under a key of its own (derived
+    // from the pseudonymisation key with its own context), so keyed BLAKE3 is allowed here.
+    #[allow(clippy::disallowed_methods)]
+    pub fn digest(&self, key: &[u8; 32]) -> blake3::Hash {
+        let mut decided: Vec<(u64, OptOutReason)> =
+            self.reasons.iter().map(|(k, r)| (*k, *r)).collect();
+        decided.sort_unstable();
+        let mut h = blake3::Hasher::new_keyed(key);
+        for (nhs, reason) in decided {
+            h.update(&nhs.to_le_bytes());
+            h.update(reason.code().as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize()
+    }
+
     /// Why a patient is opted out, if they are.
     pub fn reason(&self, nhs: &NhsNumber) -> Option<OptOutReason> {
         if self.reasons.is_empty() {
@@ -315,34 +332,6 @@ impl OptOuts {
     /// Add a patient from the national data opt-out list.
     pub fn add_national(&mut self, nhs: &NhsNumber) {
         self.national.insert(*nhs.expose_digits());
-    }
-
-    /// A hash, keyed with `key`, of every opted-out patient and the reason that applies (as
-    /// [`OptOuts::decide`] decides), in NHS number order: equal exactly when the decisions
-    /// are. Keyed, so it cannot be tested against a guessed NHS number.
-    // Not a pseudonym: one MAC over the whole decision set, under a key of its own (derived
-    // from the pseudonymisation key with its own context), so keyed BLAKE3 is allowed here.
-    #[allow(clippy::disallowed_methods)]
-    pub fn digest(&self, key: &[u8; 32]) -> blake3::Hash {
-        let mut decided: BTreeMap<[u8; 10], OptOutReason> = BTreeMap::new();
-        for digits in &self.national {
-            decided.insert(*digits, OptOutReason::National);
-        }
-        for digits in &self.programme {
-            decided.insert(*digits, OptOutReason::Programme);
-        }
-        for (digits, (_, dissent)) in &self.type1 {
-            if *dissent {
-                decided.insert(*digits, OptOutReason::Type1);
-            }
-        }
-        let mut h = blake3::Hasher::new_keyed(key);
-        for (digits, reason) in &decided {
-            h.update(digits);
-            h.update(reason.code().as_bytes());
-            h.update(b"\n");
-        }
-        h.finalize()
     }
 
     /// How many patients are opted out for each reason.

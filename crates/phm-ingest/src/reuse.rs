@@ -19,7 +19,7 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::manifest::FileReport;
-use crate::optout::OptOuts;
+use crate::optout::Decisions;
 use crate::{IdentifiableRun, IngestConfig, IngestError, Input, PseudonymKey, RunLayout, io};
 
 /// Context of the keyed hash over the opt-out decisions.
@@ -36,11 +36,11 @@ pub struct EarlierRun {
     pub identifiable: IdentifiableRun,
 }
 
-/// What every file of this run shares in its reuse key, and the earlier runs' files by key.
+/// What every file of this run shares in its reuse key, and the earlier runs' files by key
+/// (with the index of their run in [`IngestConfig::earlier`]).
 pub(crate) struct Reuse {
     run: blake3::Hasher,
     earlier: BTreeMap<String, (usize, FileReport)>,
-    runs: Vec<EarlierRun>,
 }
 
 impl Reuse {
@@ -49,7 +49,7 @@ impl Reuse {
     pub(crate) fn new(
         cfg: &IngestConfig,
         key: &PseudonymKey,
-        opt_outs: &OptOuts,
+        decisions: &Decisions,
     ) -> Result<Self, IngestError> {
         let mut run = blake3::Hasher::new();
         let mut field = |name: &str, value: &[u8]| {
@@ -78,8 +78,8 @@ impl Reuse {
             cfg.programme_opt_out_codes.join(",").as_bytes(),
         );
         field("national_opt_out", &[u8::from(cfg.national_opt_out)]);
-        let decisions = opt_outs.digest(&key.derive(OPT_OUT_DIGEST_CONTEXT));
-        field("opt_out_decisions", decisions.as_bytes());
+        let digest = decisions.digest(&key.derive(OPT_OUT_DIGEST_CONTEXT));
+        field("opt_out_decisions", digest.as_bytes());
         let mut earlier = BTreeMap::new();
         for (i, e) in cfg.earlier.iter().enumerate() {
             for report in earlier_reports(&e.out) {
@@ -90,11 +90,7 @@ impl Reuse {
                 }
             }
         }
-        Ok(Reuse {
-            run,
-            earlier,
-            runs: cfg.earlier.clone(),
-        })
+        Ok(Reuse { run, earlier })
     }
 
     /// Whether any earlier file could be reused (if not, no file is hashed up front).
@@ -129,7 +125,7 @@ impl Reuse {
         let Some((i, report)) = self.earlier.get(&key) else {
             return Ok(None);
         };
-        let from = &self.runs[*i];
+        let from = &cfg.earlier[*i];
         let links = outputs(cfg, from, input, report);
         if links.iter().any(|(src, _, _)| !src.exists()) {
             return Ok(None);
