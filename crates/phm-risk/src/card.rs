@@ -401,6 +401,19 @@ impl Card {
                     r.mean_log_loss
                 );
             }
+            let grid = crate::penalty_grid_per_row().len();
+            if cv.table.len() < grid {
+                let _ = writeln!(
+                    m,
+                    "\nThe search went down the grid of {grid} penalties and stopped after {} that did not improve on the best (held-out loss rises on both sides of its minimum).",
+                    cv.table.len()
+                        - 1
+                        - cv.table
+                            .iter()
+                            .position(|r| r.lambda.to_bits() == cv.best_lambda.to_bits())
+                            .unwrap_or(0)
+                );
+            }
             m.push('\n');
         }
         let _ = writeln!(

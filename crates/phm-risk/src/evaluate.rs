@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::RiskError;
@@ -133,8 +134,7 @@ pub fn evaluate(
     subgroups.extend(by("sex", y, p, |r| who.sex[r].clone()));
     subgroups.extend(by("age_band", y, p, |r| who.age_band[r].clone()));
     let b = &year.baselines;
-    let mut baselines = Vec::new();
-    for (name, score) in [
+    let baselines = [
         (
             "emergency admissions in the last 12 months",
             &b.emergency_admissions_12m,
@@ -142,14 +142,17 @@ pub fn evaluate(
         ("Charlson index (Quan 2011)", &b.charlson),
         ("Hospital Frailty Risk Score", &b.hfrs),
         ("electronic Frailty Index", &b.efi),
-    ] {
+    ]
+    .into_par_iter()
+    .map(|(name, score)| {
         let auroc = metrics::delong(y, score)?;
-        baselines.push(Baseline {
+        Ok(Baseline {
             name: name.to_owned(),
             model_minus_baseline: evaluation.auroc.auc - auroc.auc,
             auroc,
-        });
-    }
+        })
+    })
+    .collect::<Result<Vec<_>, RiskError>>()?;
     Ok(Test {
         kind,
         fitted_as_of: fitted_as_of.to_owned(),
@@ -172,7 +175,7 @@ fn by(name: &str, y: &[bool], p: &[f64], key: impl Fn(usize) -> String) -> Vec<S
             .unwrap_or(0);
         rows.entry((order, k)).or_default().push(r);
     }
-    rows.into_iter()
+    rows.into_par_iter()
         .map(|((_, group), idx)| {
             let ys: Vec<bool> = idx.iter().map(|&r| y[r]).collect();
             let ps: Vec<f64> = idx.iter().map(|&r| p[r]).collect();

@@ -8,12 +8,12 @@
 //! per condition (Charlson, Elixhauser), eFI deficit and GP long-term condition.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, AsArray, ListArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::RiskError;
@@ -454,156 +454,439 @@ impl Year {
 }
 
 /// Read one date's `features.parquet` and `scores.parquet` (both sorted by pseudonym) into a
-/// year of rows.
+/// year of rows. Only the columns the catalogue, the patients and the baselines use are read,
+/// a batch of each file at a time, so the stage holds the year's design matrix and not the
+/// tables it came from.
 pub fn load(as_of: &str, features: &Path, scores: &Path) -> Result<Year, RiskError> {
-    let f = read_parquet(features)?;
-    let s = read_parquet(scores)?;
-    let pseudonym = strings(&f, "pseudonym", features)?;
-    let score_pseudonyms = strings(&s, "pseudonym", scores)?;
-    if pseudonym != score_pseudonyms {
+    let catalogue = catalogue();
+    let (f_columns, s_columns) = columns_read(&catalogue);
+    let mut pairs = Paired::new(batches(features, &f_columns)?, batches(scores, &s_columns)?);
+    let empty = || Year {
+        as_of: as_of.to_owned(),
+        patients: Patients::default(),
+        x: SparseMatrix::new(catalogue.len()),
+        quoted: Vec::new(),
+        outcome: Some(Vec::new()),
+        baselines: Baselines::default(),
+    };
+    let mut year = empty();
+    // A few batches at a time are turned into rows in parallel and appended in file order.
+    let mut group = Vec::new();
+    loop {
+        let next = pairs.next().transpose()?;
+        let done = next.is_none();
+        group.extend(next);
+        if group.len() == 2 * phm_sql::cores() || (done && !group.is_empty()) {
+            let parts = std::mem::take(&mut group)
+                .into_par_iter()
+                .map(|(f, s)| {
+                    let mut part = empty();
+                    part.push_batch(&catalogue, &f, &s, features, scores)?;
+                    Ok(part)
+                })
+                .collect::<Result<Vec<_>, RiskError>>()?;
+            for part in parts {
+                year.append(part);
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    if pairs.unmatched {
         return Err(RiskError::Mismatch {
             features: features.to_path_buf(),
             scores: scores.to_path_buf(),
         });
     }
-    let n = pseudonym.len();
-    let patients = Patients {
-        practice: strings(&f, "practice_code", features)?,
-        age: numbers(&f, "age", features)?
-            .into_iter()
-            .map(|a| a.map(|a| a as i32))
-            .collect(),
-        age_band: strings(&f, "age_band", features)?,
-        sex: strings(&f, "sex", features)?,
-        imd_decile: numbers(&f, "imd_decile", features)?
-            .into_iter()
-            .map(|d| d.map(|d| d as i32))
-            .collect(),
-        pseudonym,
+    Ok(year)
+}
+
+/// A file's batches of the given columns.
+fn batches(
+    path: &Path,
+    columns: &[&str],
+) -> Result<impl Iterator<Item = Result<RecordBatch, RiskError>> + use<>, RiskError> {
+    let reader = phm_sql::read_columns(path, columns);
+    let path = path.to_path_buf();
+    let table = move |e: phm_sql::SqlError| RiskError::Table {
+        path: path.clone(),
+        message: e.to_string(),
     };
-    let catalogue = catalogue();
-    let mut columns: Vec<Column> = Vec::with_capacity(catalogue.len());
-    // Each list column of `scores`, read once for all its entries' features.
-    let mut lists: HashMap<&'static str, ListColumn> = HashMap::new();
-    for feature in &catalogue {
-        columns.push(column(feature, &f, &s, &mut lists, features, scores)?);
+    let reader = reader.map_err(table.clone())?;
+    Ok(reader.map(move |b| b.map_err(&table)))
+}
+
+/// The columns [`load`] reads: of `features`, then of `scores`.
+fn columns_read(catalogue: &[Feature]) -> (Vec<&str>, Vec<&str>) {
+    let mut f = vec![
+        "pseudonym",
+        "practice_code",
+        "age",
+        "age_band",
+        "sex",
+        "imd_decile",
+        OUTCOME,
+        "emergency_admissions_12m",
+        "months_since_last_emergency_admission",
+    ];
+    let mut s = vec!["pseudonym", "charlson_quan_2011", "hfrs", "efi"];
+    for feature in catalogue {
+        match &feature.source {
+            Source::Count { column } => f.push(column),
+            Source::Score { column } | Source::Listed { column, .. } => s.push(column),
+            _ => {}
+        }
     }
-    let mut x = SparseMatrix::new(catalogue.len());
-    let mut quoted = Vec::new();
-    let mut row: Vec<(u32, f64)> = Vec::new();
-    for r in 0..n {
-        row.clear();
-        for (j, c) in columns.iter().enumerate() {
-            if let Some((value, quote)) = c.at(r, &patients) {
-                row.push((j as u32, value));
-                quoted.push(quote);
+    (f, s)
+}
+
+/// Two files' batches cut to the same rows: each pair is the next rows of both.
+struct Paired<F, S> {
+    f: F,
+    s: S,
+    left: [Option<RecordBatch>; 2],
+    /// One file ran out of rows before the other.
+    unmatched: bool,
+}
+
+impl<F, S> Paired<F, S>
+where
+    F: Iterator<Item = Result<RecordBatch, RiskError>>,
+    S: Iterator<Item = Result<RecordBatch, RiskError>>,
+{
+    fn new(f: F, s: S) -> Self {
+        Self {
+            f,
+            s,
+            left: [None, None],
+            unmatched: false,
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<(RecordBatch, RecordBatch), RiskError>> {
+        let f = match next_rows(&mut self.left[0], &mut self.f) {
+            Ok(f) => f,
+            Err(e) => return Some(Err(e)),
+        };
+        let s = match next_rows(&mut self.left[1], &mut self.s) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        match (f, s) {
+            (Some(f), Some(s)) => {
+                let n = f.num_rows().min(s.num_rows());
+                self.left = [
+                    (f.num_rows() > n).then(|| f.slice(n, f.num_rows() - n)),
+                    (s.num_rows() > n).then(|| s.slice(n, s.num_rows() - n)),
+                ];
+                Some(Ok((f.slice(0, n), s.slice(0, n))))
+            }
+            (None, None) => None,
+            _ => {
+                self.unmatched = true;
+                None
             }
         }
-        x.push_row(&row).map_err(RiskError::Model)?;
     }
-    let outcome = numbers(&f, OUTCOME, features)?;
-    let outcome = outcome
-        .iter()
-        .all(Option::is_some)
-        .then(|| outcome.iter().map(|o| o.unwrap_or(0.0) > 0.0).collect());
-    let zero = |v: Vec<Option<f64>>| v.into_iter().map(|x| x.unwrap_or(0.0)).collect();
-    let baselines = Baselines {
-        emergency_admissions_12m: zero(numbers(&f, "emergency_admissions_12m", features)?),
-        charlson: zero(numbers(&s, "charlson_quan_2011", scores)?),
-        hfrs: zero(numbers(&s, "hfrs", scores)?),
-        efi: zero(numbers(&s, "efi", scores)?),
-    };
-    Ok(Year {
-        as_of: as_of.to_owned(),
-        patients,
-        x,
-        quoted,
-        outcome,
-        baselines,
-    })
 }
 
-/// A feature's values, ready to read per row.
-enum Column {
-    /// Numbers (value, quoted) per row; 0 is not stored.
-    Numbers(Vec<(f64, f64)>),
-    /// Indicators.
-    Flags(Vec<bool>),
-    /// Demographic indicators, read from [`Patients`].
-    Who(Source),
+/// The rows left over from the last pair, or else the next non-empty batch.
+fn next_rows(
+    left: &mut Option<RecordBatch>,
+    batches: &mut impl Iterator<Item = Result<RecordBatch, RiskError>>,
+) -> Result<Option<RecordBatch>, RiskError> {
+    if let Some(b) = left.take() {
+        return Ok(Some(b));
+    }
+    for b in batches {
+        let b = b?;
+        if b.num_rows() > 0 {
+            return Ok(Some(b));
+        }
+    }
+    Ok(None)
 }
 
-impl Column {
-    fn at(&self, r: usize, who: &Patients) -> Option<(f64, f64)> {
+impl Year {
+    /// Append the rows of a batch of `features` and the same rows of `scores`.
+    fn push_batch(
+        &mut self,
+        catalogue: &[Feature],
+        f: &RecordBatch,
+        s: &RecordBatch,
+        features: &Path,
+        scores: &Path,
+    ) -> Result<(), RiskError> {
+        let pseudonym = cast_to(f, "pseudonym", features, &DataType::Utf8)?;
+        if pseudonym
+            .as_string::<i32>()
+            .iter()
+            .ne(cast_to(s, "pseudonym", scores, &DataType::Utf8)?
+                .as_string::<i32>()
+                .iter())
+        {
+            return Err(RiskError::Mismatch {
+                features: features.to_path_buf(),
+                scores: scores.to_path_buf(),
+            });
+        }
+        let who = Patients {
+            practice: strings(f, "practice_code", features)?,
+            age: numbers(f, "age", features)?
+                .into_iter()
+                .map(|a| a.map(|a| a as i32))
+                .collect(),
+            age_band: strings(f, "age_band", features)?,
+            sex: strings(f, "sex", features)?,
+            imd_decile: numbers(f, "imd_decile", features)?
+                .into_iter()
+                .map(|d| d.map(|d| d as i32))
+                .collect(),
+            pseudonym: pseudonym
+                .as_string::<i32>()
+                .iter()
+                .map(|p| p.unwrap_or_default().to_owned())
+                .collect(),
+        };
+        let sources = sources(catalogue, &who, f, s, features, scores)?;
+        let mut row: Vec<(u32, f64, f64)> = Vec::new();
+        let mut entries: Vec<(u32, f64)> = Vec::new();
+        for r in 0..who.len() {
+            row.clear();
+            for source in &sources {
+                source.push(r, &mut row);
+            }
+            row.sort_unstable_by_key(|e| e.0);
+            // A list naming an entry twice is one indicator.
+            row.dedup_by_key(|e| e.0);
+            entries.clear();
+            entries.extend(row.iter().map(|&(j, value, _)| (j, value)));
+            self.quoted.extend(row.iter().map(|e| e.2));
+            self.x.push_row(&entries).map_err(RiskError::Model)?;
+        }
+        let outcome = numbers(f, OUTCOME, features)?;
+        if outcome.iter().all(Option::is_some) {
+            if let Some(o) = &mut self.outcome {
+                o.extend(outcome.iter().map(|o| o.unwrap_or(0.0) > 0.0));
+            }
+        } else {
+            self.outcome = None;
+        }
+        let zero = |v: Vec<Option<f64>>| v.into_iter().map(|x| x.unwrap_or(0.0));
+        let b = &mut self.baselines;
+        b.emergency_admissions_12m
+            .extend(zero(numbers(f, "emergency_admissions_12m", features)?));
+        b.charlson
+            .extend(zero(numbers(s, "charlson_quan_2011", scores)?));
+        b.hfrs.extend(zero(numbers(s, "hfrs", scores)?));
+        b.efi.extend(zero(numbers(s, "efi", scores)?));
+        self.patients.append(who);
+        Ok(())
+    }
+}
+
+impl Year {
+    /// Append the rows of another part of the same date.
+    fn append(&mut self, mut more: Year) {
+        self.patients.append(more.patients);
+        self.x.append(&more.x);
+        self.quoted.append(&mut more.quoted);
+        self.outcome = match (self.outcome.take(), more.outcome) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+        let (a, b) = (&mut self.baselines, more.baselines);
+        a.emergency_admissions_12m
+            .extend(b.emergency_admissions_12m);
+        a.charlson.extend(b.charlson);
+        a.hfrs.extend(b.hfrs);
+        a.efi.extend(b.efi);
+    }
+}
+
+impl Patients {
+    fn append(&mut self, mut more: Patients) {
+        self.pseudonym.append(&mut more.pseudonym);
+        self.practice.append(&mut more.practice);
+        self.age.append(&mut more.age);
+        self.age_band.append(&mut more.age_band);
+        self.sex.append(&mut more.sex);
+        self.imd_decile.append(&mut more.imd_decile);
+    }
+}
+
+/// Where a batch's stored values come from: `(feature, value as the model takes it, value as
+/// a reason quotes it)` per row, none stored for a zero.
+enum Values {
+    /// A number per row for one feature.
+    Numbers(u32, Vec<(f64, f64)>),
+    /// At most one of several indicators per row (age band, sex, IMD quintile).
+    OneOf(Vec<Option<u32>>),
+    /// A list column of `scores`: the indicators of the entries each row's list holds.
+    Listed {
+        /// Per row, where its values start in `features` (and, next, end); a null list has none.
+        starts: Vec<usize>,
+        /// Per value, its feature (`None`: not one of the catalogue's).
+        features: Vec<Option<u32>>,
+    },
+}
+
+impl Values {
+    fn push(&self, r: usize, row: &mut Vec<(u32, f64, f64)>) {
         match self {
-            Column::Numbers(v) => Some(v[r]).filter(|(value, _)| *value != 0.0),
-            Column::Flags(v) => v[r].then_some((1.0, 1.0)),
-            Column::Who(source) => {
-                let yes = match source {
-                    Source::AgeBand { band } => who.age_band[r] == *band,
-                    Source::Sex { code } => who.sex[r] == *code,
-                    Source::ImdQuintile { quintile } => who.imd_quintile(r) == Some(*quintile),
-                    Source::ImdUnknown => who.imd_decile[r].is_none(),
-                    _ => false,
-                };
-                yes.then_some((1.0, 1.0))
+            Values::Numbers(j, v) => {
+                let (value, quote) = v[r];
+                if value != 0.0 {
+                    row.push((*j, value, quote));
+                }
+            }
+            Values::OneOf(v) => {
+                if let Some(j) = v[r] {
+                    row.push((j, 1.0, 1.0));
+                }
+            }
+            Values::Listed { starts, features } => {
+                for j in features[starts[r]..starts[r + 1]].iter().flatten() {
+                    row.push((*j, 1.0, 1.0));
+                }
             }
         }
     }
 }
 
-fn column(
-    feature: &Feature,
+/// Every feature's values in a batch, by source.
+fn sources(
+    catalogue: &[Feature],
+    who: &Patients,
     f: &RecordBatch,
     s: &RecordBatch,
-    lists: &mut HashMap<&'static str, ListColumn>,
     features: &Path,
     scores: &Path,
-) -> Result<Column, RiskError> {
-    Ok(match &feature.source {
-        Source::Count { column } => Column::Numbers(
-            numbers(f, column, features)?
-                .into_iter()
-                .map(|v| {
-                    let n = v.unwrap_or(0.0).max(0.0);
-                    (n.ln_1p(), n)
-                })
-                .collect(),
-        ),
-        Source::RecentEmergency { months } => Column::Numbers(
-            numbers(f, "months_since_last_emergency_admission", features)?
-                .into_iter()
-                .map(|v| match v {
-                    Some(m) if m < *months as f64 => (1.0, m),
-                    _ => (0.0, 0.0),
-                })
-                .collect(),
-        ),
-        Source::Score { column } => Column::Numbers(
-            numbers(s, column, scores)?
-                .into_iter()
-                .map(|v| {
-                    let v = v.unwrap_or(0.0);
-                    (v, v)
-                })
-                .collect(),
-        ),
-        Source::Listed { column, entry } => {
-            let list = match lists.entry(column) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(v) => v.insert(ListColumn::read(s, column, scores)?),
-            };
-            Column::Flags(list.contains(entry))
+) -> Result<Vec<Values>, RiskError> {
+    let mut out = Vec::new();
+    let mut lists: Vec<(&'static str, HashMap<&str, u32>)> = Vec::new();
+    let (mut band, mut sex, mut imd) = (HashMap::new(), HashMap::new(), HashMap::new());
+    for (j, feature) in catalogue.iter().enumerate() {
+        let j = j as u32;
+        match &feature.source {
+            Source::Count { column } => out.push(Values::Numbers(
+                j,
+                numbers(f, column, features)?
+                    .into_iter()
+                    .map(|v| {
+                        let n = v.unwrap_or(0.0).max(0.0);
+                        if n == 0.0 { (0.0, 0.0) } else { (n.ln_1p(), n) }
+                    })
+                    .collect(),
+            )),
+            Source::RecentEmergency { months } => out.push(Values::Numbers(
+                j,
+                numbers(f, "months_since_last_emergency_admission", features)?
+                    .into_iter()
+                    .map(|v| match v {
+                        Some(m) if m < *months as f64 => (1.0, m),
+                        _ => (0.0, 0.0),
+                    })
+                    .collect(),
+            )),
+            Source::Score { column } => out.push(Values::Numbers(
+                j,
+                numbers(s, column, scores)?
+                    .into_iter()
+                    .map(|v| {
+                        let v = v.unwrap_or(0.0);
+                        (v, v)
+                    })
+                    .collect(),
+            )),
+            Source::AgeBand { band: b } => {
+                band.insert(*b, j);
+            }
+            Source::Sex { code } => {
+                sex.insert(*code, j);
+            }
+            Source::ImdQuintile { quintile } => {
+                imd.insert(Some(*quintile), j);
+            }
+            Source::ImdUnknown => {
+                imd.insert(None, j);
+            }
+            Source::Listed { column, entry } => match lists.iter_mut().find(|(c, _)| c == column) {
+                Some((_, entries)) => {
+                    entries.insert(entry.as_str(), j);
+                }
+                None => lists.push((column, HashMap::from([(entry.as_str(), j)]))),
+            },
         }
-        other => Column::Who(other.clone()),
-    })
+    }
+    let one_of = |v: Vec<Option<u32>>| Values::OneOf(v);
+    out.push(one_of(
+        who.age_band
+            .iter()
+            .map(|b| band.get(b.as_str()).copied())
+            .collect(),
+    ));
+    out.push(one_of(
+        who.sex
+            .iter()
+            .map(|c| sex.get(c.as_str()).copied())
+            .collect(),
+    ));
+    out.push(one_of(
+        (0..who.len())
+            .map(|r| imd.get(&who.imd_quintile(r)).copied())
+            .collect(),
+    ));
+    for (column, entries) in lists {
+        out.push(listed(s, column, &entries, scores)?);
+    }
+    Ok(out)
 }
 
-fn read_parquet(path: &Path) -> Result<RecordBatch, RiskError> {
-    phm_sql::read_table(path).map_err(|e| RiskError::Table {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+/// A list column of `scores`, each value matched to its feature once.
+fn listed(
+    batch: &RecordBatch,
+    name: &str,
+    entries: &HashMap<&str, u32>,
+    path: &Path,
+) -> Result<Values, RiskError> {
+    let a = named(batch, name, path)?;
+    let Some(list) = a.as_list_opt::<i32>() else {
+        return Err(RiskError::Table {
+            path: path.to_path_buf(),
+            message: format!("column `{name}` is not a list"),
+        });
+    };
+    // Only the values the rows' lists reach (a sliced batch shares its list's values).
+    let offsets = list.value_offsets();
+    let (first, last) = (offsets[0] as usize, offsets[list.len()] as usize);
+    let values = cast(&list.values().slice(first, last - first), &DataType::Utf8).map_err(|e| {
+        RiskError::Table {
+            path: path.to_path_buf(),
+            message: format!("column `{name}`: {e}"),
+        }
+    })?;
+    let values = values.as_string::<i32>();
+    let mut starts = Vec::with_capacity(list.len() + 1);
+    let mut features = Vec::new();
+    starts.push(0);
+    for r in 0..list.len() {
+        if list.is_valid(r) {
+            let (a, b) = (offsets[r] as usize - first, offsets[r + 1] as usize - first);
+            features.extend((a..b).map(|i| {
+                values
+                    .is_valid(i)
+                    .then(|| entries.get(values.value(i)).copied())
+                    .flatten()
+            }));
+        }
+        starts.push(features.len());
+    }
+    Ok(Values::Listed { starts, features })
 }
 
 fn named<'a>(
@@ -658,44 +941,6 @@ pub(crate) fn numbers(
     )
 }
 
-/// A list-of-text column, its values read as text once.
-struct ListColumn {
-    list: ListArray,
-    values: StringArray,
-}
-
-impl ListColumn {
-    fn read(batch: &RecordBatch, name: &str, path: &Path) -> Result<Self, RiskError> {
-        let a = named(batch, name, path)?;
-        let Some(list) = a.as_list_opt::<i32>() else {
-            return Err(RiskError::Table {
-                path: path.to_path_buf(),
-                message: format!("column `{name}` is not a list"),
-            });
-        };
-        let values = cast(list.values(), &DataType::Utf8).map_err(|e| RiskError::Table {
-            path: path.to_path_buf(),
-            message: format!("column `{name}`: {e}"),
-        })?;
-        Ok(ListColumn {
-            list: list.clone(),
-            values: values.as_string::<i32>().clone(),
-        })
-    }
-
-    /// Per row, whether the row's list holds `entry`.
-    fn contains(&self, entry: &str) -> Vec<bool> {
-        let offsets = self.list.value_offsets();
-        (0..self.list.len())
-            .map(|r| {
-                self.list.is_valid(r)
-                    && (offsets[r] as usize..offsets[r + 1] as usize)
-                        .any(|i| self.values.value(i) == entry)
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,6 +966,50 @@ mod tests {
                 !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
             })
             .collect()
+    }
+
+    /// Batches of one column `n` holding `from..to`, cut at the given sizes.
+    fn cut(from: i64, sizes: &[usize]) -> Vec<Result<RecordBatch, RiskError>> {
+        let mut next = from;
+        sizes
+            .iter()
+            .map(|&k| {
+                let v: Vec<i64> = (next..next + k as i64).collect();
+                next += k as i64;
+                let a: datafusion::arrow::array::ArrayRef =
+                    std::sync::Arc::new(datafusion::arrow::array::Int64Array::from(v));
+                Ok(RecordBatch::try_from_iter([("n", a)]).unwrap())
+            })
+            .collect()
+    }
+
+    fn column(b: &RecordBatch) -> Vec<i64> {
+        b.column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec()
+    }
+
+    #[test]
+    fn two_files_cut_differently_are_paired_row_for_row() {
+        let mut pairs = Paired::new(
+            cut(0, &[5, 0, 3, 7]).into_iter(),
+            cut(0, &[2, 9, 4]).into_iter(),
+        );
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        while let Some((f, s)) = pairs.next().transpose().unwrap() {
+            assert_eq!(f.num_rows(), s.num_rows());
+            left.extend(column(&f));
+            right.extend(column(&s));
+        }
+        assert!(!pairs.unmatched);
+        assert_eq!(left, (0..15).collect::<Vec<_>>());
+        assert_eq!(left, right);
+
+        // One file a row longer: the pairing says so.
+        let mut pairs = Paired::new(cut(0, &[4, 4]).into_iter(), cut(0, &[9]).into_iter());
+        while pairs.next().transpose().unwrap().is_some() {}
+        assert!(pairs.unmatched);
     }
 
     #[test]

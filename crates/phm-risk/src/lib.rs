@@ -176,6 +176,18 @@ pub fn risk(cfg: &RiskConfig, out: &Path) -> Result<RiskSummary, RiskError> {
     tiers::check(&cfg.tiers).map_err(RiskError::Tiers)?;
     let started = std::time::Instant::now();
     let catalogue = features::catalogue();
+    // The back-test's model (fitted two years before the reference date) first, so that its
+    // year is dropped before the next is read: the stage holds one year's rows at a time.
+    let backtest = match (&cfg.approved, &cfg.backtest) {
+        (None, Some(b)) => {
+            let old = features::load(&b.as_of, &b.features, &b.scores)?;
+            match &old.outcome {
+                Some(y_old) => Some((b.as_of.as_str(), fit_model(&old.x, y_old, &cfg.cv)?)),
+                None => None,
+            }
+        }
+        _ => None,
+    };
     let train = features::load(&cfg.train.as_of, &cfg.train.features, &cfg.train.scores)?;
     let Some(y_train) = train.outcome.clone() else {
         return Err(RiskError::NoOutcomeYear {
@@ -193,36 +205,31 @@ pub fn risk(cfg: &RiskConfig, out: &Path) -> Result<RiskSummary, RiskError> {
         approved,
         "risk model ready"
     );
-    // The back-test: fitted two years before the reference date, tested a year before it. An
-    // approved model is tested as it is on the latest outcome year.
-    let test = if approved {
-        let p = model.fit.predict(&train.x)?;
-        Some(evaluate::evaluate(
+    // The back-test is tested a year before the reference date; an approved model is tested
+    // as it is on the latest outcome year.
+    let tested = if approved {
+        Some((
             evaluate::Kind::ApprovedModel,
-            &model.fitted_as_of,
-            &train,
-            &y_train,
-            &p,
-        )?)
-    } else if let Some(b) = &cfg.backtest {
-        let old = features::load(&b.as_of, &b.features, &b.scores)?;
-        match old.outcome.clone() {
-            Some(y_old) => {
-                let fit = fit_model(&old.x, &y_old, &cfg.cv)?;
-                drop(old);
-                let p = fit.predict(&train.x)?;
-                Some(evaluate::evaluate(
-                    evaluate::Kind::BackTest,
-                    &b.as_of,
-                    &train,
-                    &y_train,
-                    &p,
-                )?)
-            }
-            None => None,
-        }
+            model.fitted_as_of.as_str(),
+            &model.fit,
+        ))
     } else {
-        None
+        backtest
+            .as_ref()
+            .map(|(as_of, fit)| (evaluate::Kind::BackTest, *as_of, fit))
+    };
+    let test = match tested {
+        Some((kind, fitted_as_of, fit)) => {
+            let p = fit.predict(&train.x)?;
+            Some(evaluate::evaluate(
+                kind,
+                fitted_as_of,
+                &train,
+                &y_train,
+                &p,
+            )?)
+        }
+        None => None,
     };
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
@@ -238,25 +245,23 @@ pub fn risk(cfg: &RiskConfig, out: &Path) -> Result<RiskSummary, RiskError> {
         .iter()
         .map(|p| cfg.tiers[p.tier].name.as_str())
         .collect();
-    let why: Vec<Vec<reasons::Reason>> = now
-        .rows()
-        .map(|(row, quoted)| {
-            reasons::reasons(
-                &catalogue,
-                &model.fit.coefficients,
-                row.cols
-                    .iter()
-                    .zip(row.vals)
-                    .zip(quoted)
-                    .map(|((&j, &x), &q)| (j, x, q)),
-            )
-        })
-        .collect();
+    let mut why = ReasonColumns::default();
+    for (row, quoted) in now.rows() {
+        why.push(&reasons::reasons(
+            &catalogue,
+            &model.fit.coefficients,
+            row.cols
+                .iter()
+                .zip(row.vals)
+                .zip(quoted)
+                .map(|((&j, &x), &q)| (j, x, q)),
+        ));
+    }
     let rules = segments::rules(cfg.segments_sql.as_deref())?;
-    let table = segments::patients_table(&now, &catalogue, &risk, &tier_names)?;
-    let segment = segments::segments(table, &rules, &cfg.session)?;
+    let table = segments::patients_table(&now, &catalogue, &risk, &tier_names, &rules)?;
+    let segment = segments::segments(&table, &rules, &cfg.session)?;
 
-    let batch = risk_batch(&now, &risk, &placed, &tier_names, &segment, &why)?;
+    let batch = risk_batch(&now, &risk, &placed, &tier_names, &segment, why)?;
     phm_sql::write_batches(
         batch.schema(),
         [batch],
@@ -351,32 +356,42 @@ fn count_segments(segment: &[String]) -> Vec<(String, usize)> {
     counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// The reason columns of `risk.parquet`, a patient appended at a time.
+#[derive(Default)]
+struct ReasonColumns {
+    text: [StringBuilder; reasons::MAX_REASONS],
+    features: ListBuilder<StringBuilder>,
+    values: ListBuilder<Float64Builder>,
+}
+
+impl ReasonColumns {
+    fn push(&mut self, why: &[reasons::Reason]) {
+        for (i, text) in self.text.iter_mut().enumerate() {
+            text.append_option(why.get(i).map(|r| &r.text));
+        }
+        for r in why {
+            self.features.values().append_value(&r.feature);
+            self.values.values().append_value(r.value);
+        }
+        self.features.append(true);
+        self.values.append(true);
+    }
+}
+
 fn risk_batch(
     now: &Year,
     risk: &[f64],
     placed: &[tiers::Placed],
     tier_names: &[&str],
     segment: &[String],
-    why: &[Vec<reasons::Reason>],
+    why: ReasonColumns,
 ) -> Result<RecordBatch, RiskError> {
     let who = &now.patients;
-    let reason = |i: usize| -> ArrayRef {
-        Arc::new(
-            why.iter()
-                .map(|r| r.get(i).map(|r| r.text.clone()))
-                .collect::<StringArray>(),
-        )
-    };
-    let mut features = ListBuilder::new(StringBuilder::new());
-    let mut values = ListBuilder::new(Float64Builder::new());
-    for r in why {
-        for x in r {
-            features.values().append_value(&x.feature);
-            values.values().append_value(x.value);
-        }
-        features.append(true);
-        values.append(true);
-    }
+    let ReasonColumns {
+        text: [mut reason_1, mut reason_2, mut reason_3],
+        mut features,
+        mut values,
+    } = why;
     let columns: Vec<(&str, ArrayRef)> = vec![
         (
             "pseudonym",
@@ -404,9 +419,9 @@ fn risk_batch(
             Arc::new(StringArray::from_iter_values(tier_names.iter().copied())),
         ),
         ("segment", Arc::new(StringArray::from_iter_values(segment))),
-        ("reason_1", reason(0)),
-        ("reason_2", reason(1)),
-        ("reason_3", reason(2)),
+        ("reason_1", Arc::new(reason_1.finish())),
+        ("reason_2", Arc::new(reason_2.finish())),
+        ("reason_3", Arc::new(reason_3.finish())),
         ("reason_features", Arc::new(features.finish())),
         ("reason_values", Arc::new(values.finish())),
     ];

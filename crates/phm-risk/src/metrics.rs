@@ -214,21 +214,36 @@ pub fn evaluate(y: &[bool], p: &[f64]) -> Result<Evaluation, MetricsError> {
     let n = y.len();
     let prevalence = events as f64 / n as f64;
     let brier = brier(y, p)?;
+    // Independent measures, computed side by side (each is exact whatever the order).
+    let ((auroc, auprc), ((calibration, deciles), (top, roc))) = rayon::join(
+        || (delong(y, p), auprc(y, p)),
+        || {
+            rayon::join(
+                || (calibration(y, p), risk_groups(y, p, 10)),
+                || {
+                    (
+                        TOP_FRACTIONS
+                            .iter()
+                            .map(|&q| top_fraction(y, p, q))
+                            .collect::<Result<_, _>>(),
+                        roc_curve(y, p, ROC_POINTS),
+                    )
+                },
+            )
+        },
+    );
     Ok(Evaluation {
         n,
         events,
         prevalence,
-        auroc: delong(y, p)?,
-        auprc: auprc(y, p)?,
+        auroc: auroc?,
+        auprc: auprc?,
         brier,
         brier_scaled: 1.0 - brier / (prevalence * (1.0 - prevalence)),
-        calibration: calibration(y, p)?,
-        deciles: risk_groups(y, p, 10)?,
-        top: TOP_FRACTIONS
-            .iter()
-            .map(|&q| top_fraction(y, p, q))
-            .collect::<Result<_, _>>()?,
-        roc: roc_curve(y, p, ROC_POINTS)?,
+        calibration: calibration?,
+        deciles: deciles?,
+        top: top?,
+        roc: roc?,
     })
 }
 
@@ -408,8 +423,7 @@ pub fn risk_groups(y: &[bool], p: &[f64], groups: usize) -> Result<Vec<RiskGroup
         return Err(MetricsError::InvalidGroups(groups));
     }
     let n = y.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let order = order_by(p, false);
     Ok((0..groups)
         .map(|g| {
             let rows = &order[g * n / groups..(g + 1) * n / groups];
@@ -461,15 +475,38 @@ pub fn top_fraction(y: &[bool], p: &[f64], fraction: f64) -> Result<TopFraction,
 
 /// Row indices by `p` descending, ties by row order.
 fn order_desc(p: &[f64]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-    order
+    order_by(p, true)
+}
+
+/// Row indices by `v` ascending (or descending), ties by row order, in [`f64::total_cmp`]'s
+/// order. The keys are sorted beside their rows (not looked up through an index), which is
+/// several times faster on a population.
+fn order_by(v: &[f64], descending: bool) -> Vec<usize> {
+    let mut keyed: Vec<(u64, usize)> = v
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let k = total_key(x);
+            (if descending { !k } else { k }, i)
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// A key whose unsigned order is [`f64::total_cmp`]'s.
+fn total_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 /// 1-based ranks with ties given their mean rank.
 fn midranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let order = order_by(v, false);
     let mut ranks = vec![0.0; v.len()];
     let mut i = 0;
     while i < order.len() {
@@ -539,4 +576,33 @@ fn check_probabilities(y: &[bool], p: &[f64]) -> Result<usize, MetricsError> {
         });
     }
     Ok(y.iter().filter(|&&v| v).count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_ordered_as_total_cmp_orders_them_ties_by_row() {
+        let v = [
+            0.5,
+            -0.0,
+            f64::NAN,
+            0.0,
+            -1e-300,
+            0.5,
+            f64::NEG_INFINITY,
+            1e300,
+            -2.5,
+            f64::INFINITY,
+            0.5,
+            -f64::NAN,
+        ];
+        let mut expected: Vec<usize> = (0..v.len()).collect();
+        expected.sort_by(|&a, &b| v[a].total_cmp(&v[b]).then(a.cmp(&b)));
+        assert_eq!(order_by(&v, false), expected);
+        expected.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+        assert_eq!(order_by(&v, true), expected);
+        assert_eq!(order_desc(&[0.2, 0.9, 0.2]), [1, 0, 2]);
+    }
 }

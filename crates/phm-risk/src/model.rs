@@ -186,7 +186,6 @@ impl SparseMatrix {
     /// Append a row given as `(column, value)` pairs in any order; zeros are dropped. On error
     /// (column out of range, repeated column, non-finite value) the matrix is unchanged.
     pub fn push_row(&mut self, entries: &[(u32, f64)]) -> Result<(), ModelError> {
-        let mut row: Vec<(u32, f64)> = Vec::with_capacity(entries.len());
         for &(column, value) in entries {
             if column as usize >= self.width {
                 return Err(ModelError::ColumnOutOfRange {
@@ -197,13 +196,20 @@ impl SparseMatrix {
             if !value.is_finite() {
                 return Err(ModelError::NonFinite { column, value });
             }
-            row.push((column, value));
         }
-        row.sort_unstable_by_key(|&(c, _)| c);
-        if let Some(w) = row.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(ModelError::DuplicateColumn { column: w[0].0 });
-        }
-        for (c, v) in row {
+        let mut sorted;
+        let row = if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Already in column order without repeats, as a row built column by column is.
+            entries
+        } else {
+            sorted = entries.to_vec();
+            sorted.sort_unstable_by_key(|&(c, _)| c);
+            if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(ModelError::DuplicateColumn { column: w[0].0 });
+            }
+            &sorted
+        };
+        for &(c, v) in row {
             if v != 0.0 {
                 self.cols.push(c);
                 self.vals.push(v);
@@ -227,6 +233,16 @@ impl SparseMatrix {
             .map(|(j, &v)| (j as u32, v))
             .collect();
         self.push_row(&entries)
+    }
+
+    /// Append another matrix's rows (of the same width).
+    pub fn append(&mut self, more: &SparseMatrix) {
+        debug_assert_eq!(self.width, more.width);
+        let base = self.cols.len();
+        self.cols.extend_from_slice(&more.cols);
+        self.vals.extend_from_slice(&more.vals);
+        self.starts
+            .extend(more.starts[1..].iter().map(|s| s + base));
     }
 
     /// Number of columns.
@@ -432,6 +448,11 @@ pub struct CvOptions {
     /// 40,000 fitting rows a fold's fit already barely depends on it for phm's ~100 features;
     /// cross-validation (folds x penalties fits) was most of the model's time at 1M patients.
     pub max_rows: Option<usize>,
+    /// Stop going down the grid once this many penalties in a row have not improved on the
+    /// best mean held-out log loss (default 2; `None` fits the whole grid). Held-out loss
+    /// against the penalty is U-shaped, so the penalties left would not have been chosen;
+    /// the table then ends where the search stopped.
+    pub patience: Option<usize>,
     /// Options of each fold's fit (warm starts are set along the grid).
     pub fit: FitOptions,
 }
@@ -441,6 +462,7 @@ impl Default for CvOptions {
         Self {
             folds: 5,
             max_rows: Some(50_000),
+            patience: Some(2),
             fit: FitOptions::default(),
         }
     }
@@ -509,8 +531,10 @@ pub fn fit_with(
 /// [`CvOptions::max_rows`]) is in fold `i mod k`. phm's rows arrive sorted by a keyed random
 /// pseudonym, so this is a random split, and a reproducible one. Each training fold is scaled
 /// by its own column standard deviations. Penalties are fitted from the largest down, each
-/// warm-started from the previous; folds run in parallel. The best penalty has the lowest mean
-/// held-out log loss; a tie (within 1e-12 relative) goes to the larger penalty.
+/// warm-started from the previous, the folds of one penalty in parallel, until
+/// [`CvOptions::patience`] penalties in a row have not improved on the best. The best penalty
+/// has the lowest mean held-out log loss; a tie (within 1e-12 relative) goes to the larger
+/// penalty.
 #[allow(clippy::many_single_char_names)] // x, y, n, k as in the literature
 pub fn cross_validate(
     x: &SparseMatrix,
@@ -539,75 +563,94 @@ pub fn cross_validate(
     grid.sort_by(|a, b| b.total_cmp(a));
     grid.dedup();
 
-    // Per fold: the held-out log-loss sums for every penalty, and convergence.
-    let per_fold: Vec<Result<FoldResult, ModelError>> = (0..k)
-        .into_par_iter()
-        .map(|f| {
-            let train: Vec<usize> = used
-                .iter()
-                .enumerate()
-                .filter(|(pos, _)| pos % k != f)
-                .map(|(_, &i)| i)
-                .collect();
-            let test: Vec<usize> = used
-                .iter()
-                .enumerate()
-                .filter(|(pos, _)| pos % k == f)
-                .map(|(_, &i)| i)
-                .collect();
-            let xt = x.select_rows(&train);
-            let yt: Vec<bool> = train.iter().map(|&i| y[i]).collect();
-            let xv = x.select_rows(&test);
-            let yv: Vec<bool> = test.iter().map(|&i| y[i]).collect();
-            check_classes(&yt)?;
-            let mut fit_opts = opts.fit.clone();
-            let mut sums = Vec::with_capacity(grid.len());
-            let mut conv = Vec::with_capacity(grid.len());
-            for &lambda in &grid {
-                let m = fit_with(&xt, &yt, lambda, &fit_opts)?;
-                let p = m.predict(&xv)?;
-                let s: f64 = p.iter().zip(&yv).map(|(&p, &y)| log_loss(y, p)).sum();
-                sums.push(s);
-                conv.push(m.converged);
-                fit_opts.warm_start = Some(m.warm_start());
-            }
-            Ok((test.len(), sums, conv))
-        })
-        .collect();
-    let per_fold: Vec<FoldResult> = per_fold.into_iter().collect::<Result<_, _>>()?;
-
+    let mut folds: Vec<Fold> = (0..k).map(|f| Fold::new(x, y, &used, k, f, opts)).collect();
+    for fold in &folds {
+        check_classes(&fold.yt)?;
+    }
     let total = used.len() as f64;
-    let table: Vec<CvRow> = grid
-        .iter()
-        .enumerate()
-        .map(|(l, &lambda)| {
-            let pooled: f64 = per_fold.iter().map(|(_, s, _)| s[l]).sum::<f64>() / total;
-            CvRow {
-                lambda,
-                mean_log_loss: pooled,
-                fold_log_loss: per_fold.iter().map(|(m, s, _)| s[l] / *m as f64).collect(),
-                converged: per_fold.iter().all(|(_, _, c)| c[l]),
-            }
-        })
-        .collect();
+    let mut table: Vec<CvRow> = Vec::with_capacity(grid.len());
     // Largest penalty first, so a strict improvement is needed to move to a smaller one.
-    let mut best = &table[0];
-    for row in &table[1..] {
-        if row.mean_log_loss < best.mean_log_loss - 1e-12 * best.mean_log_loss.abs() {
-            best = row;
+    let mut best = 0;
+    for &lambda in &grid {
+        // The folds fitted at this penalty in parallel, each warm-started from its last fit.
+        let held_out: Vec<(f64, bool)> = folds
+            .par_iter_mut()
+            .map(|fold| fold.fit_and_test(lambda))
+            .collect::<Result<_, _>>()?;
+        table.push(CvRow {
+            lambda,
+            mean_log_loss: held_out.iter().map(|(s, _)| s).sum::<f64>() / total,
+            fold_log_loss: held_out
+                .iter()
+                .zip(&folds)
+                .map(|((s, _), fold)| s / fold.yv.len() as f64)
+                .collect(),
+            converged: held_out.iter().all(|(_, c)| *c),
+        });
+        let last = table.len() - 1;
+        let b = table[best].mean_log_loss;
+        if table[last].mean_log_loss < b - 1e-12 * b.abs() {
+            best = last;
+        }
+        if opts.patience.is_some_and(|p| last - best >= p.max(1)) {
+            break;
         }
     }
     Ok(CvResult {
         folds: k,
         rows_used: used.len(),
         stride,
-        best_lambda: best.lambda,
+        best_lambda: table[best].lambda,
         table,
     })
 }
 
-/// One fold's held-out rows, held-out log-loss sum per penalty, and convergence per penalty.
-type FoldResult = (usize, Vec<f64>, Vec<bool>);
+/// One cross-validation fold: its fitting and held-out rows, and its last fit (the next
+/// penalty's warm start).
+struct Fold {
+    xt: SparseMatrix,
+    yt: Vec<bool>,
+    xv: SparseMatrix,
+    yv: Vec<bool>,
+    fit: FitOptions,
+}
+
+impl Fold {
+    /// Fold `f` of `k` of the `used` rows: the row at position `i` is held out in fold `i mod k`.
+    fn new(
+        x: &SparseMatrix,
+        y: &[bool],
+        used: &[usize],
+        k: usize,
+        f: usize,
+        opts: &CvOptions,
+    ) -> Self {
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for (pos, &i) in used.iter().enumerate() {
+            if pos % k == f {
+                test.push(i);
+            } else {
+                train.push(i);
+            }
+        }
+        Fold {
+            xt: x.select_rows(&train),
+            yt: train.iter().map(|&i| y[i]).collect(),
+            xv: x.select_rows(&test),
+            yv: test.iter().map(|&i| y[i]).collect(),
+            fit: opts.fit.clone(),
+        }
+    }
+
+    /// Fit at `lambda`; the held-out log-loss sum and whether the fit converged.
+    fn fit_and_test(&mut self, lambda: f64) -> Result<(f64, bool), ModelError> {
+        let m = fit_with(&self.xt, &self.yt, lambda, &self.fit)?;
+        let p = m.predict(&self.xv)?;
+        let s: f64 = p.iter().zip(&self.yv).map(|(&p, &y)| log_loss(y, p)).sum();
+        self.fit.warm_start = Some(m.warm_start());
+        Ok((s, m.converged))
+    }
+}
 
 /// Cross-validate the penalty, then fit on every row at the best one (the result carries the
 /// cross-validation table).

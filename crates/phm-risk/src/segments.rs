@@ -10,6 +10,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::datasource::MemTable;
 use phm_sql::SessionSettings;
 
 use crate::RiskError;
@@ -30,18 +31,32 @@ pub fn rules(file: Option<&Path>) -> Result<String, RiskError> {
 }
 
 /// The `patients` table the rules read: who, risk and tier, and one column per feature with
-/// the patient's own value (0 when absent).
+/// the patient's own value (0 when absent). Only the features the rules name (as a word,
+/// in any case, comments included) are filled in: a column the rules never read would only
+/// take memory.
 pub fn patients_table(
     year: &Year,
     catalogue: &[Feature],
     risk: &[f64],
     tiers: &[&str],
+    rules: &str,
 ) -> Result<RecordBatch, RiskError> {
     let n = year.patients.len();
-    let mut values = vec![vec![0.0; n]; catalogue.len()];
+    // `--` blanked out so that a name in a comment counts too.
+    let text = rules.to_lowercase().replace("--", "  ");
+    let read: Vec<bool> = catalogue
+        .iter()
+        .map(|f| phm_sql::mentions(&text, &f.name))
+        .collect();
+    let mut values: Vec<Vec<f64>> = read
+        .iter()
+        .map(|&r| if r { vec![0.0; n] } else { Vec::new() })
+        .collect();
     for (r, (row, quoted)) in year.rows().enumerate() {
         for (&j, &q) in row.cols.iter().zip(quoted) {
-            values[j as usize][r] = q;
+            if read[j as usize] {
+                values[j as usize][r] = q;
+            }
         }
     }
     let who = &year.patients;
@@ -69,7 +84,7 @@ pub fn patients_table(
             Arc::new(StringArray::from_iter_values(tiers.iter().copied())),
         ),
     ];
-    for (feature, v) in catalogue.iter().zip(values) {
+    for ((feature, v), _) in catalogue.iter().zip(values).zip(&read).filter(|(_, r)| **r) {
         columns.push((feature.name.clone(), Arc::new(Float64Array::from(v))));
     }
     RecordBatch::try_from_iter(columns).map_err(|e| RiskError::Segments(e.to_string()))
@@ -78,20 +93,18 @@ pub fn patients_table(
 /// Each row's segment, by the rules over `patients`. Every patient must come back exactly
 /// once with a segment.
 pub fn segments(
-    patients: RecordBatch,
+    patients: &RecordBatch,
     rules: &str,
     session: &SessionSettings,
 ) -> Result<Vec<String>, RiskError> {
-    let pseudonyms: Vec<String> = patients
-        .column(0)
+    let pseudonyms = patients.column(0).clone();
+    let pseudonyms = pseudonyms
         .as_any()
         .downcast_ref::<StringArray>()
-        .expect("pseudonym is text")
-        .iter()
-        .map(|p| p.unwrap_or_default().to_owned())
-        .collect();
+        .expect("pseudonym is text");
+    let row_of: HashMap<&str, usize> = pseudonyms.iter().flatten().zip(0..).collect();
     let ctx = phm_sql::session(session).map_err(|e| RiskError::Segments(e.to_string()))?;
-    ctx.register_batch("patients", patients)
+    ctx.register_table("patients", Arc::new(in_slices(patients)?))
         .map_err(|e| RiskError::Segments(e.to_string()))?;
     let batches = phm_sql::block_on(async {
         let df = ctx
@@ -102,7 +115,7 @@ pub fn segments(
             .await
             .map_err(|e| RiskError::Segments(e.to_string()))
     })?;
-    let mut found: HashMap<String, String> = HashMap::with_capacity(pseudonyms.len());
+    let mut found: Vec<Option<String>> = vec![None; pseudonyms.len()];
     for b in &batches {
         if b.num_columns() < 2 {
             return Err(RiskError::Segments(
@@ -124,23 +137,43 @@ pub fn segments(
                     "a rule gave a patient no segment (NULL): end the CASE with an ELSE".to_owned(),
                 ));
             };
-            if found.insert(p.to_owned(), s.to_owned()).is_some() {
+            let Some(&row) = row_of.get(p) else {
+                return Err(RiskError::Segments(
+                    "the rules gave a row that is not a patient: select `pseudonym` from `patients` as it is"
+                        .to_owned(),
+                ));
+            };
+            if found[row].replace(s.to_owned()).is_some() {
                 return Err(RiskError::Segments(
                     "the rules gave a patient two rows: select each patient once".to_owned(),
                 ));
             }
         }
     }
-    pseudonyms
-        .iter()
-        .map(|p| {
-            found.remove(p).ok_or_else(|| {
+    found
+        .into_iter()
+        .map(|s| {
+            s.ok_or_else(|| {
                 RiskError::Segments(
                     "the rules left a patient out: select every row of `patients`".to_owned(),
                 )
             })
         })
         .collect()
+}
+
+/// The table cut into slices of [`phm_sql::BATCH_ROWS`] rows (no copy), dealt over one
+/// partition per core: the rules' intermediate columns are then a slice long, not a
+/// population long, and every core works.
+fn in_slices(patients: &RecordBatch) -> Result<MemTable, RiskError> {
+    let n = patients.num_rows();
+    let mut partitions = vec![Vec::new(); phm_sql::cores()];
+    for (i, start) in (0..n).step_by(phm_sql::BATCH_ROWS).enumerate() {
+        let rows = phm_sql::BATCH_ROWS.min(n - start);
+        let slots = partitions.len();
+        partitions[i % slots].push(patients.slice(start, rows));
+    }
+    MemTable::try_new(patients.schema(), partitions).map_err(|e| RiskError::Segments(e.to_string()))
 }
 
 #[cfg(test)]
@@ -189,8 +222,8 @@ mod tests {
     fn segment_of(rules: &str, rows: &[&[(&str, f64)]]) -> Vec<String> {
         let (y, c) = year(rows);
         let n = rows.len();
-        let table = patients_table(&y, &c, &vec![0.1; n], &vec!["low"; n]).unwrap();
-        segments(table, rules, &SessionSettings::default()).unwrap()
+        let table = patients_table(&y, &c, &vec![0.1; n], &vec!["low"; n], rules).unwrap();
+        segments(&table, rules, &SessionSettings::default()).unwrap()
     }
 
     const PATIENTS: [&[(&str, f64)]; 6] = [
@@ -237,19 +270,27 @@ mod tests {
     #[test]
     fn rules_that_lose_a_patient_or_give_no_segment_are_refused() {
         let (y, c) = year(&PATIENTS);
-        let table = || patients_table(&y, &c, &[0.1; 6], &["low"; 6]).unwrap();
+        let table = || patients_table(&y, &c, &[0.1; 6], &["low"; 6], "efi").unwrap();
         let s = SessionSettings::default();
         let lost = segments(
-            table(),
+            &table(),
             "SELECT pseudonym, 'x' FROM patients WHERE efi > 0",
             &s,
         );
         assert!(lost.unwrap_err().to_string().contains("left a patient out"));
         let null = segments(
-            table(),
+            &table(),
             "SELECT pseudonym, CASE WHEN efi > 0 THEN 'x' END FROM patients",
             &s,
         );
         assert!(null.unwrap_err().to_string().contains("ELSE"));
+        let stranger = segments(&table(), "SELECT 'nobody', 'x' FROM patients", &s);
+        assert!(stranger.unwrap_err().to_string().contains("not a patient"));
+        let twice = segments(
+            &table(),
+            "SELECT pseudonym, 'x' FROM patients UNION ALL SELECT pseudonym, 'y' FROM patients",
+            &s,
+        );
+        assert!(twice.unwrap_err().to_string().contains("two rows"));
     }
 }

@@ -28,8 +28,8 @@ use std::path::PathBuf;
 pub use crate::extracts::{extract_tables, register_extracts};
 pub use crate::params::{Dates, add_months, bind, date_literal};
 pub use crate::parquet::{
-    BATCH_ROWS, ROW_GROUP_ROWS, parquet_rows, published_compression, read_table, write_batches,
-    write_parquet_with, write_single_parquet,
+    BATCH_ROWS, ROW_GROUP_ROWS, parquet_rows, published_compression, read_columns, read_table,
+    write_batches, write_parquet_with, write_single_parquet,
 };
 pub use crate::session::{DEFAULT_MEMORY_LIMIT, SessionSettings, block_on, cores, session};
 pub use crate::steps::{BUILTIN_SQL, mentions, sql_files, sql_steps, strip_comments, table_name};

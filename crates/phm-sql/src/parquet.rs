@@ -88,6 +88,35 @@ pub fn read_table(path: &Path) -> Result<RecordBatch, SqlError> {
     datafusion::arrow::compute::concat_batches(&schema, &batches).map_err(|e| failed(&step, &e))
 }
 
+/// The named columns of a Parquet file (those it has; the rest are left out), read in batches
+/// of [`BATCH_ROWS`] rows: a stage that turns rows into its own structures holds one batch at a
+/// time, not the whole table.
+pub fn read_columns(
+    path: &Path,
+    columns: &[&str],
+) -> Result<impl Iterator<Item = Result<RecordBatch, SqlError>> + use<>, SqlError> {
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let step = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(&step, &e))?;
+    let roots = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| columns.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| failed(&step, &e))?;
+    Ok(reader.map(move |b| b.map_err(|e| failed(&step, &e))))
+}
+
 /// The number of rows of a Parquet file, from its footer; `None` for anything else.
 pub fn parquet_rows(path: &Path) -> Option<u64> {
     use datafusion::parquet::file::reader::{FileReader as _, SerializedFileReader};
