@@ -53,6 +53,16 @@ pub enum SqlError {
         /// DataFusion's message.
         message: String,
     },
+    /// A step needed more memory than the session's pool holds and could not spill.
+    #[error(
+        "`{step}` ran out of the query engine's memory: {message}\nhint: raise `[link] memory_limit_mb` in the pipeline definition (it sets the pool of link, score and risk); sorts and aggregations spill to disk, but hash joins cannot, so millions of patients need several GB (10 million ran at 8192)"
+    )]
+    OutOfMemory {
+        /// The SQL file or operation.
+        step: String,
+        /// DataFusion's message.
+        message: String,
+    },
     /// The engine's threads could not be started.
     #[error("cannot start the query engine's threads: {0}")]
     Runtime(std::io::Error),
@@ -60,7 +70,13 @@ pub enum SqlError {
 
 /// A `map_err` for DataFusion errors of a step.
 pub fn engine(step: &str) -> impl FnOnce(datafusion::error::DataFusionError) -> SqlError + '_ {
-    move |e| failed(step, &e)
+    move |e| match e.find_root() {
+        datafusion::error::DataFusionError::ResourcesExhausted(_) => SqlError::OutOfMemory {
+            step: step.to_owned(),
+            message: e.to_string(),
+        },
+        _ => failed(step, &e),
+    }
 }
 
 /// An engine error of a step from anything that displays (Arrow and Parquet errors).

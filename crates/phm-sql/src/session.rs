@@ -122,4 +122,31 @@ mod tests {
         let options = ctx.state().config().options().clone();
         assert!(!options.execution.parquet.schema_force_view_types);
     }
+
+    #[test]
+    fn a_join_beyond_the_memory_pool_says_which_setting_to_raise() {
+        let ctx = session(&SessionSettings::with_memory_limit(1 << 20)).unwrap();
+        let sql = "SELECT count(*) FROM \
+            (SELECT value AS k, repeat('x', 64) AS pad FROM generate_series(1, 200000)) a \
+            JOIN (SELECT value AS k FROM generate_series(1, 200000)) b ON a.k = b.k";
+        let e = block_on(async {
+            ctx.sql(sql)
+                .await
+                .map_err(engine("join"))?
+                .collect()
+                .await
+                .map_err(engine("join"))
+        })
+        .unwrap_err();
+        assert!(matches!(e, SqlError::OutOfMemory { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("`join` ran out of the query engine's memory"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hint: raise `[link] memory_limit_mb`"),
+            "{text}"
+        );
+    }
 }
