@@ -684,9 +684,7 @@ impl Year {
         self.patients.append(who);
         Ok(())
     }
-}
 
-impl Year {
     /// Append the rows of another part of the same date.
     fn append(&mut self, mut more: Year) {
         self.patients.append(more.patients);
@@ -823,20 +821,19 @@ fn sources(
             },
         }
     }
-    let one_of = |v: Vec<Option<u32>>| Values::OneOf(v);
-    out.push(one_of(
+    out.push(Values::OneOf(
         who.age_band
             .iter()
             .map(|b| band.get(b.as_str()).copied())
             .collect(),
     ));
-    out.push(one_of(
+    out.push(Values::OneOf(
         who.sex
             .iter()
             .map(|c| sex.get(c.as_str()).copied())
             .collect(),
     ));
-    out.push(one_of(
+    out.push(Values::OneOf(
         (0..who.len())
             .map(|r| imd.get(&who.imd_quintile(r)).copied())
             .collect(),

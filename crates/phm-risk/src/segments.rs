@@ -272,25 +272,23 @@ mod tests {
         let (y, c) = year(&PATIENTS);
         let table = || patients_table(&y, &c, &[0.1; 6], &["low"; 6], "efi").unwrap();
         let s = SessionSettings::default();
-        let lost = segments(
-            &table(),
-            "SELECT pseudonym, 'x' FROM patients WHERE efi > 0",
-            &s,
-        );
-        assert!(lost.unwrap_err().to_string().contains("left a patient out"));
-        let null = segments(
-            &table(),
-            "SELECT pseudonym, CASE WHEN efi > 0 THEN 'x' END FROM patients",
-            &s,
-        );
-        assert!(null.unwrap_err().to_string().contains("ELSE"));
-        let stranger = segments(&table(), "SELECT 'nobody', 'x' FROM patients", &s);
-        assert!(stranger.unwrap_err().to_string().contains("not a patient"));
-        let twice = segments(
-            &table(),
-            "SELECT pseudonym, 'x' FROM patients UNION ALL SELECT pseudonym, 'y' FROM patients",
-            &s,
-        );
-        assert!(twice.unwrap_err().to_string().contains("two rows"));
+        for (rules, refusal) in [
+            (
+                "SELECT pseudonym, 'x' FROM patients WHERE efi > 0",
+                "left a patient out",
+            ),
+            (
+                "SELECT pseudonym, CASE WHEN efi > 0 THEN 'x' END FROM patients",
+                "ELSE",
+            ),
+            ("SELECT 'nobody', 'x' FROM patients", "not a patient"),
+            (
+                "SELECT pseudonym, 'x' FROM patients UNION ALL SELECT pseudonym, 'y' FROM patients",
+                "two rows",
+            ),
+        ] {
+            let e = segments(&table(), rules, &s).unwrap_err().to_string();
+            assert!(e.contains(refusal), "{rules}: {e}");
+        }
     }
 }
