@@ -226,7 +226,8 @@ impl Patient {
 /// where `age(a)` is a shape, 0.9 under 1, -0.9 from 1 to 15, -0.5 from 16 to 39, rising
 /// 0.02 a year from 40 to 59 and 0.045 a year after 60, plus the correction of the age's band
 /// in [`EMERGENCY_AGE_CORRECTION`], and `u` is the patient's own propensity (gamma with mean 1
-/// and shape 2), known only to the truth files. The weights are in [`codes::CONDITIONS`]
+/// and shape 2), which no record holds but which also sets the rates of GP contacts and
+/// non-admitted A&E attendances (`Seen`). The weights are in [`codes::CONDITIONS`]
 /// (`emergency`).
 pub fn emergency_rate(
     age: i32,
@@ -293,16 +294,18 @@ const KNOWABLE_POINTS: usize = 64;
 
 /// The truth's second probability: what the generator's own equations predict for a year from
 /// what a model could see, that is with the patient's propensity `u` (in no record) integrated
-/// over its posterior given the emergency admissions of the patient's earlier years in the
-/// window. A year's count is Poisson with mean `base x exposure x u x shock`, the shock gamma
-/// (shape [`YEAR_SHOCK_SHAPE`], mean 1), so given `u` it is negative binomial; `u` has the gamma
-/// prior it is drawn from (shape [`PROPENSITY_SHAPE`], mean 1). The integral is a sum over
-/// [`KNOWABLE_POINTS`] points evenly spaced in `ln u` from 0.01 to 25 (prior mass outside them
-/// is under 0.03%). The posterior treats every admission drawn as observed (a few that would
-/// overlap a stay are not written), so it is the best prediction up to that approximation.
+/// over its posterior given the patient's earlier years in the window: their emergency
+/// admissions, GP contacts and non-admitted A&E attendances. A year's admissions are Poisson
+/// with mean `base x exposure x u x shock`, the shock gamma (shape [`YEAR_SHOCK_SHAPE`], mean
+/// 1), so given `u` they are negative binomial; visits are Poisson with mean `rate x exposure x
+/// u`. `u` has the gamma prior it is drawn from (shape [`PROPENSITY_SHAPE`], mean 1). The
+/// integral is a sum over [`KNOWABLE_POINTS`] points evenly spaced in `ln u` from 0.01 to 25
+/// (prior mass outside them is under 0.03%). The posterior treats every admission and visit
+/// drawn as observed (a few admissions that would overlap a stay, and visits on the same day,
+/// are not written), so it is the best prediction up to that approximation.
 ///
-/// This is the yardstick for a model's discrimination: the full truth knows `u`, which no
-/// model can, except through the same earlier admissions.
+/// A model sees less: only the last 12 months of visits, and conditions and frailty through
+/// their codes, so this bounds its discrimination from above.
 pub struct Knowable {
     log_posterior: [f64; KNOWABLE_POINTS],
 }
@@ -343,6 +346,18 @@ impl Knowable {
         let k = YEAR_SHOCK_SHAPE;
         for (lp, u) in self.log_posterior.iter_mut().zip(&Self::grid().0) {
             *lp += n * u.ln() - (n + k) * (k + mean * u).ln();
+        }
+    }
+
+    /// Learn from a count of visits (GP contacts, A&E attendances) drawn as Poisson with mean
+    /// `mean` times `u`.
+    pub fn observe_visits(&mut self, mean: f64, visits: u32) {
+        if mean <= 0.0 {
+            return;
+        }
+        let n = f64::from(visits);
+        for (lp, u) in self.log_posterior.iter_mut().zip(&Self::grid().0) {
+            *lp += n * u.ln() - mean * u;
         }
     }
 
@@ -633,12 +648,16 @@ fn registrations_and_years(world: &World, p: &mut Patient, rng: &mut ChaCha8Rng)
                 end: None,
             });
         }
-        let events = activity(world, p, rng, from, to.min(end), rate * shock, age);
         let (probability, known) = if at_risk {
             (any_admission(rate), knowable.probability(base))
         } else {
             (0.0, 0.0)
         };
+        let seen = Seen {
+            propensity,
+            knowable: &mut knowable,
+        };
+        let events = activity(world, p, rng, (from, to.min(end)), rate * shock, age, seen);
         knowable.observe(
             base * f64::from(to.min(end) - from).max(0.0) / 365.25,
             events,
@@ -693,14 +712,33 @@ pub fn mortality(age: i32) -> f64 {
 }
 
 /// Activity between `from` and `to` (exclusive); returns emergency admissions started.
+/// What of a patient's propensity `u` shows in the year's records other than its emergency
+/// admissions: GP contacts and A&E attendances not admitted happen at rates proportional to `u`
+/// (people at higher unmeasured risk use services more, as prior use predicts admission in
+/// real data), and the knowable probability learns from their counts.
+struct Seen<'a> {
+    propensity: f64,
+    knowable: &'a mut Knowable,
+}
+
+impl Seen<'_> {
+    /// Draws a count of visits at `mean` (at `u = 1`) times the propensity, and lets the
+    /// knowable probability learn from it.
+    fn visits(&mut self, rng: &mut ChaCha8Rng, mean: f64) -> u32 {
+        let n = poisson(rng, mean * self.propensity);
+        self.knowable.observe_visits(mean, n);
+        n
+    }
+}
+
 fn activity(
     world: &World,
     p: &mut Patient,
     rng: &mut ChaCha8Rng,
-    from: Day,
-    to: Day,
+    (from, to): (Day, Day),
     rate: f64,
     age: i32,
+    mut seen: Seen<'_>,
 ) -> u32 {
     if to <= from {
         return 0;
@@ -805,7 +843,7 @@ fn activity(
             + 0.35 * frailty
             + 0.15 * n_cond.min(4.0))
         .exp();
-    for _ in 0..poisson(rng, ae_rate * frac) {
+    for _ in 0..seen.visits(rng, ae_rate * frac) {
         let d = day_in(rng, from, to);
         let by_ambulance = rng.random::<f64>() < 0.12 + 0.35 * older;
         let trust = visit_trust(p, rng);
@@ -852,7 +890,7 @@ fn activity(
     }
 
     // GP contacts and measurements.
-    gp_contacts(p, rng, from, to, age, n_cond, frailty);
+    gp_contacts(p, rng, (from, to), age, (n_cond, frailty), &mut seen);
 
     // Community and mental health services.
     community_and_mental_health(p, rng, from, to, age, frailty, frac);
@@ -1043,11 +1081,10 @@ fn attendance(
 fn gp_contacts(
     p: &mut Patient,
     rng: &mut ChaCha8Rng,
-    from: Day,
-    to: Day,
+    (from, to): (Day, Day),
     age: i32,
-    n_cond: f64,
-    frailty: f64,
+    (n_cond, frailty): (f64, f64),
+    seen: &mut Seen<'_>,
 ) {
     let frac = f64::from(to - from) / 365.25;
     let female = if p.sex == b'F' && (16..60).contains(&age) {
@@ -1057,7 +1094,7 @@ fn gp_contacts(
     };
     let rate =
         2.4 * (0.01 * f64::from(age) + female + 0.18 * n_cond.min(6.0) + 0.3 * frailty).exp();
-    let mut days: Vec<Day> = (0..poisson(rng, rate * frac))
+    let mut days: Vec<Day> = (0..seen.visits(rng, rate * frac))
         .map(|_| day_in(rng, from, to))
         .collect();
     days.sort_unstable();

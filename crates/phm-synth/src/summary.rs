@@ -152,8 +152,8 @@ pub struct Summary {
     pub stats: Stats,
     /// Oracle AUROC for an emergency admission in the year after the reference date.
     pub oracle_auroc: Option<f64>,
-    /// AUROC of the knowable probability ([`crate::model::Knowable`]): the truth without the
-    /// propensity no record shows, the fair yardstick for a model.
+    /// AUROC of the knowable probability ([`crate::model::Knowable`]): the truth with the
+    /// propensity no record holds inferred from the records it shows in, a bound on any model.
     pub knowable_auroc: Option<f64>,
     /// Mean true probability and observed share for that year.
     pub outcome_year: (f64, f64),
@@ -324,7 +324,7 @@ impl Summary {
                     let _ = writeln!(
                         out,
                         "  knowable AUROC {k:.3} (the truth with each patient's unrecorded propensity \
-                         integrated over what their earlier admissions say)"
+                         integrated over what their earlier admissions and visits say)"
                     );
                 }
             }
