@@ -12,7 +12,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phm-target}"
 if [[ -n ${PHM_BIN:-} ]]; then
   bin=$PHM_BIN
 else
-  cargo build --quiet --release -p phm
+  # PHM_FEATURES=ballista: with the cargo features a bench needs.
+  cargo build --quiet --release -p phm ${PHM_FEATURES:+--features "$PHM_FEATURES"}
   bin="$CARGO_TARGET_DIR/release/phm"
 fi
 tmp=$(mktemp -d)

@@ -19,7 +19,7 @@ if [[ -n ${PHM_BIN:-} && -x ${PHM_BIN} ]]; then
   phm=$PHM_BIN
 else
   echo "== building phm as the tests do (the first build takes a while)"
-  cargo test --workspace --locked --no-run --quiet
+  cargo test --workspace --all-features --locked --no-run --quiet
   phm=${CARGO_TARGET_DIR:-target}/debug/phm
 fi
 

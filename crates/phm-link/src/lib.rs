@@ -101,7 +101,7 @@ fn table_file(run: &RunLayout, out: &Path, table: &str) -> PathBuf {
 
 async fn link_async(cfg: &LinkConfig, out: &Path) -> Result<usize, LinkError> {
     let run = RunLayout::at(&cfg.run);
-    let ctx = phm_sql::session(&cfg.session)?;
+    let ctx = phm_sql::connect(&cfg.session).await?;
     let tables = phm_sql::register_extracts(&ctx, &run).await?;
     if !tables.iter().any(|t| t == "gp_registrations") {
         return Err(LinkError::NoRegistrations(cfg.run.clone()));

@@ -443,7 +443,7 @@ pub fn data_start(
         message: e.to_string(),
     };
     phm_sql::block_on(async {
-        let ctx = phm_sql::session(session)?;
+        let ctx = phm_sql::connect(session).await?;
         let tables = phm_sql::register_extracts(&ctx, run).await?;
         let mut first: Option<String> = None;
         for (table, column) in [("apc", "admission_date")] {

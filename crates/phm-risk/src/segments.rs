@@ -103,6 +103,8 @@ pub fn segments(
         .downcast_ref::<StringArray>()
         .expect("pseudonym is text");
     let row_of: HashMap<&str, usize> = pseudonyms.iter().flatten().zip(0..).collect();
+    // The rules read a table held in memory here, so they run on DataFusion in this process
+    // whatever the pipeline's engine (a cluster reads only files).
     let ctx = phm_sql::session(session).map_err(|e| RiskError::Segments(e.to_string()))?;
     ctx.register_table("patients", Arc::new(in_slices(patients)?))
         .map_err(|e| RiskError::Segments(e.to_string()))?;

@@ -206,6 +206,23 @@ pub struct Link {
     pub memory_limit_mb: usize,
     /// Where spills go (default: the system temporary folder).
     pub spill_dir: Option<PathBuf>,
+    /// The engine that runs the SQL of link, score and risk.
+    pub engine: SqlEngine,
+    /// The Ballista scheduler (`df://host:50050`) when `engine = "ballista"`.
+    pub scheduler: Option<String>,
+}
+
+/// `[link] engine`: where the SQL runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SqlEngine {
+    /// DataFusion inside phm (the default).
+    #[default]
+    Datafusion,
+    /// An Apache Ballista cluster, through `[link] scheduler`.
+    Ballista,
+    /// A Ballista scheduler and executor inside phm (tests, trying it out).
+    BallistaStandalone,
 }
 
 impl Default for Link {
@@ -216,6 +233,8 @@ impl Default for Link {
             outcome_months: 12,
             memory_limit_mb: 1536,
             spill_dir: None,
+            engine: SqlEngine::Datafusion,
+            scheduler: None,
         }
     }
 }
@@ -447,7 +466,38 @@ impl Pipeline {
 
     /// Parse definition text (`path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> Result<Self, PipelineError> {
-        toml::from_str(text).map_err(|e| invalid(text, path, &e))
+        let p: Self = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
+        check_engine(&p.link, text, path)?;
+        Ok(p)
+    }
+}
+
+/// `[link] engine` and `scheduler` go together.
+fn check_engine(link: &Link, text: &str, path: &Path) -> Result<(), PipelineError> {
+    let invalid = |key: &str, problem: &str, hint: &str| PipelineError::Invalid {
+        path: path.to_owned(),
+        line: line_of_key(text, "link", key),
+        key: Some(format!("link.{key}")),
+        problem: problem.to_owned(),
+        hint: hint.to_owned(),
+    };
+    match (link.engine, &link.scheduler) {
+        (SqlEngine::Ballista, None) => Err(invalid(
+            "engine",
+            "the `ballista` engine needs the scheduler's address",
+            "add `scheduler = \"df://host:50050\"` under `[link]`, or use `engine = \"ballista-standalone\"` for a cluster inside phm",
+        )),
+        (SqlEngine::Ballista, Some(s)) if !s.starts_with("df://") => Err(invalid(
+            "scheduler",
+            "a Ballista scheduler's address starts with `df://`",
+            "write `scheduler = \"df://host:50050\"`",
+        )),
+        (SqlEngine::Datafusion | SqlEngine::BallistaStandalone, Some(_)) => Err(invalid(
+            "scheduler",
+            "a scheduler is only used by `engine = \"ballista\"`",
+            "set `engine = \"ballista\"` under `[link]`, or remove `scheduler`",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -504,6 +554,8 @@ const KEYS: [(&str, &[&str]); 11] = [
             "outcome_months",
             "memory_limit_mb",
             "spill_dir",
+            "engine",
+            "scheduler",
         ],
     ),
     (
@@ -656,6 +708,51 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("hint:"), "{e}");
+    }
+
+    #[test]
+    fn the_engine_is_one_of_three_and_ballista_needs_a_scheduler() {
+        let parse = |t: &str| Pipeline::parse(t, Path::new("p")).unwrap().link;
+        assert_eq!(parse("").engine, SqlEngine::Datafusion);
+        assert_eq!(
+            parse("[link]\nengine = \"ballista-standalone\"\n").engine,
+            SqlEngine::BallistaStandalone
+        );
+        let cluster = parse("[link]\nengine = \"ballista\"\nscheduler = \"df://10.0.0.5:50050\"\n");
+        assert_eq!(cluster.engine, SqlEngine::Ballista);
+        assert_eq!(cluster.scheduler.as_deref(), Some("df://10.0.0.5:50050"));
+        for (text, line, key, says) in [
+            (
+                "[link]\nengine = \"spark\"\n",
+                2,
+                "link.engine",
+                "ballista-standalone",
+            ),
+            (
+                "[link]\nengine = \"ballista\"\n",
+                2,
+                "link.engine",
+                "scheduler = ",
+            ),
+            (
+                "[link]\nengine = \"ballista\"\nscheduler = \"10.0.0.5:50050\"\n",
+                3,
+                "link.scheduler",
+                "df://",
+            ),
+            (
+                "[link]\nscheduler = \"df://h:1\"\n",
+                2,
+                "link.scheduler",
+                "engine = ",
+            ),
+        ] {
+            let e = err(text);
+            assert!(
+                e.contains(&format!("p.toml:{line}")) && e.contains(key) && e.contains(says),
+                "{text}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -180,7 +180,7 @@ async fn score_async(cfg: &ScoreConfig, out: &Path) -> Result<ScoreSummary, Scor
     if !spine.is_file() {
         return Err(ScoreError::NoSpine(cfg.run.clone()));
     }
-    let ctx = phm_sql::session(&cfg.session)?;
+    let ctx = phm_sql::connect(&cfg.session).await?;
     let tables = phm_sql::register_extracts(&ctx, &run).await?;
     ctx.register_parquet(
         "spine",

@@ -10,12 +10,16 @@
 //!   literals ([`bind`]);
 //! - Parquet files written atomically, with the same bytes whatever the number of partitions
 //!   ([`write_single_parquet`]);
-//! - `phm query`'s read-only engine ([`query`]).
+//! - `phm query`'s read-only engine ([`query`]);
+//! - the engine a stage runs on ([`connect`]): DataFusion here, or an Apache Ballista
+//!   cluster with the `ballista` feature, whose scheduler and executor it also starts
+//!   ([`cluster`]).
 //!
 //! It never formats a run path (they come from `phm_run::RunLayout`), never writes a file
 //! except through `phm_run::atomic`, never opens the identifiable zone, and never lets `phm
 //! query` write, create, set or read anything but the run's tables.
 
+pub mod cluster;
 mod extracts;
 mod params;
 mod parquet;
@@ -25,6 +29,7 @@ mod steps;
 
 use std::path::PathBuf;
 
+pub use crate::cluster::{Engine, connect};
 pub use crate::extracts::{extract_tables, register_extracts};
 pub use crate::params::{Dates, add_months, bind, date_literal};
 pub use crate::parquet::{
@@ -61,6 +66,21 @@ pub enum SqlError {
         /// The SQL file or operation.
         step: String,
         /// DataFusion's message.
+        message: String,
+    },
+    /// The pipeline asks for an engine this build does not have.
+    #[error(
+        "the `{0}` engine is not in this build of phm\nhint: build phm with `cargo build --release --features ballista`, or set `[link] engine = \"datafusion\"`"
+    )]
+    EngineUnavailable(&'static str),
+    /// A Ballista scheduler or executor could not be reached or started.
+    #[error(
+        "the Ballista cluster at {address} failed: {message}\nhint: check that `phm cluster scheduler` runs there with at least one `phm cluster executor` registered, and that every process sees the run's folder at the same path"
+    )]
+    Cluster {
+        /// The scheduler's address.
+        address: String,
+        /// What went wrong.
         message: String,
     },
     /// The engine's threads could not be started.

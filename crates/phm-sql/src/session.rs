@@ -22,6 +22,8 @@ pub struct SessionSettings {
     pub spill_dir: Option<PathBuf>,
     /// Partitions a plan runs in (`None`: the machine's cores).
     pub target_partitions: Option<usize>,
+    /// The engine that runs the SQL ([`crate::connect`]).
+    pub engine: crate::Engine,
 }
 
 impl SessionSettings {
@@ -31,6 +33,7 @@ impl SessionSettings {
             memory_limit,
             spill_dir: None,
             target_partitions: None,
+            engine: crate::Engine::DataFusion,
         }
     }
 }

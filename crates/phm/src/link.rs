@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::Datelike as _;
+use phm_run::pipeline::SqlEngine;
 use phm_run::{PartialDir, Privacy, RunLayout};
-use phm_sql::SessionSettings;
+use phm_sql::{Engine, SessionSettings};
 
 use crate::pipeline::Pipeline;
 
@@ -13,6 +14,10 @@ pub const LINK_HELP: &str = "\
 Runs the SQL files of sql/ in order on DataFusion over <run>/pseudonymised/, and writes
   <run>/linked/spine.parquet      one row per patient registered on the reference date
   <run>/linked/features.parquet   activity features as of the reference date (see sql/README.md)
+
+Engine: DataFusion in this process, or an Apache Ballista cluster with `[link] engine =
+\"ballista\"` and `scheduler = \"df://host:50050\"` (phm built with `--features ballista`; see
+docs/cluster.md).
 
 Memory: `[link] memory_limit_mb` in the pipeline definition (sorts and aggregations spill to
 disk beyond it). The published tables are held in memory once while phm sorts them by
@@ -105,6 +110,13 @@ pub fn session(p: &Pipeline) -> SessionSettings {
         memory_limit: p.link.memory_limit_mb << 20,
         spill_dir: p.link.spill_dir.clone(),
         target_partitions: None,
+        engine: match p.link.engine {
+            SqlEngine::Datafusion => Engine::DataFusion,
+            SqlEngine::BallistaStandalone => Engine::BallistaStandalone,
+            SqlEngine::Ballista => Engine::Ballista {
+                scheduler: p.link.scheduler.clone().unwrap_or_default(),
+            },
+        },
     }
 }
 

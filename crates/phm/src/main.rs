@@ -1,5 +1,7 @@
 //! `phm`: the command line. Parses arguments, calls a library crate, prints the result.
 
+#[cfg(feature = "ballista")]
+mod cluster;
 mod demo;
 mod ingest;
 mod link;
@@ -126,6 +128,10 @@ enum Command {
     /// Subject access: everything held about one person, from the NHS number (audited).
     #[command(after_long_help = reid::SAR_HELP)]
     Sar(reid::SarArgs),
+    /// Run an Apache Ballista scheduler or executor (`[link] engine = "ballista"`).
+    #[cfg(feature = "ballista")]
+    #[command(subcommand, after_long_help = cluster::HELP)]
+    Cluster(cluster::ClusterCommand),
 }
 
 #[derive(Subcommand)]
@@ -322,6 +328,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(&args),
         Command::Verify(args) => done(run::verify(&args)),
         Command::Query(args) => done(link::query(&args)),
+        #[cfg(feature = "ballista")]
+        Command::Cluster(cmd) => done(cluster::command(&cmd)),
     }
 }
 

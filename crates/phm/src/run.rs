@@ -169,6 +169,15 @@ struct Settings {
 
 fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     let p = Pipeline::load(&args.pipeline)?;
+    // Before anything is ingested: the engine must be in this build, and a cluster must
+    // answer.
+    let session = crate::link::session(&p);
+    if !session.engine.available() {
+        return Err(phm_sql::SqlError::EngineUnavailable(session.engine.name()).into());
+    }
+    if matches!(session.engine, phm_sql::Engine::Ballista { .. }) {
+        phm_sql::block_on(async { phm_sql::connect(&session).await.map(drop) })?;
+    }
     let pipeline_bytes = std::fs::read(&args.pipeline)
         .with_context(|| format!("cannot read `{}`", args.pipeline.display()))?;
     let need = |flag: &Option<PathBuf>, def: &Option<PathBuf>, what: &str, key: &str| {

@@ -2,6 +2,8 @@
 //! concern: DataFusion and polars are linked once, not once per file.
 
 mod cli;
+#[cfg(feature = "ballista")]
+mod cluster;
 mod common;
 mod publish;
 mod reid;
