@@ -286,6 +286,10 @@ pub struct RunManifest {
     pub extract_date: String,
     /// The pipeline definition, by hash.
     pub pipeline: UsedFile,
+    /// The engine that ran the SQL of link, score and risk (`datafusion`, `ballista`,
+    /// `ballista-standalone`).
+    #[serde(default = "datafusion")]
+    pub engine: String,
     /// Key ids by purpose (never keys).
     pub key_ids: BTreeMap<String, String>,
     /// Opt-out settings.
@@ -308,6 +312,11 @@ pub struct RunManifest {
     pub bundles: Bundles,
     /// Seconds per stage; the one block that differs between two runs of the same inputs.
     pub timings: BTreeMap<String, f64>,
+}
+
+/// The engine of a manifest written before it was recorded.
+fn datafusion() -> String {
+    "datafusion".to_owned()
 }
 
 /// Opt-out settings of a run.

@@ -476,6 +476,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         reference_date: reference,
         extract_date: iso(s.extract),
         pipeline: UsedFile::of(format!("pipeline/{pipeline_name}"), &s.pipeline_bytes),
+        engine: crate::link::session(&s.p).engine.name().to_owned(),
         key_ids: BTreeMap::from([("pseudonymisation".to_owned(), key.id())]),
         opt_out: OptOutSettings {
             programme_codes: s.p.opt_out.programme_codes.clone(),

@@ -53,6 +53,11 @@ fn a_run_on_standalone_ballista_gives_the_tables_of_a_run_on_datafusion() {
             assert!(x == y, "{folder}/{name} differs between the engines");
         }
     }
+    for (run, engine) in runs.iter().zip(["datafusion", "ballista-standalone"]) {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["engine"], engine, "the manifest names the engine");
+    }
     for file in ["risk.parquet", "calibration.parquet", "model.json"] {
         let read = |run: &Path| std::fs::read(run.join("risk").join(file)).unwrap();
         assert!(
