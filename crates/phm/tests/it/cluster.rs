@@ -4,20 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{SET_PIPELINE, ok, phm, private_dir, run_pipeline, text};
-
-/// Every file under `dir` as relative path -> bytes.
-fn tables(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = phm_testkit::files_under(dir, None)
-        .into_iter()
-        .map(|p| {
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            (rel, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
-}
+use crate::common::{SET_PIPELINE, assert_same, files, ok, phm, private_dir, run_pipeline, text};
 
 #[test]
 fn a_run_on_standalone_ballista_gives_the_tables_of_a_run_on_datafusion() {
@@ -43,15 +30,13 @@ fn a_run_on_standalone_ballista_gives_the_tables_of_a_run_on_datafusion() {
     // Linked and scored tables, and the risk stage's predictions, model and calibration (its
     // history years were linked and scored on the same engine).
     for folder in ["linked", "scores"] {
-        let (a, b) = (tables(&runs[0].join(folder)), tables(&runs[1].join(folder)));
+        let a = files(&runs[0].join(folder));
         assert!(!a.is_empty(), "{folder} has tables");
-        assert_eq!(
-            a.iter().map(|f| &f.0).collect::<Vec<_>>(),
-            b.iter().map(|f| &f.0).collect::<Vec<_>>()
+        assert_same(
+            &a,
+            &files(&runs[1].join(folder)),
+            &format!("{folder} on the two engines"),
         );
-        for ((name, x), (_, y)) in a.iter().zip(&b) {
-            assert!(x == y, "{folder}/{name} differs between the engines");
-        }
     }
     for (run, engine) in runs.iter().zip(["datafusion", "ballista-standalone"]) {
         let manifest: serde_json::Value =

@@ -1,6 +1,7 @@
 //! What every module starts from: the `phm` binary under test, with the environment that
 //! would change its behaviour removed.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -83,4 +84,28 @@ pub fn practices(set: &Path) -> Vec<String> {
         .collect();
     practices.sort();
     practices
+}
+
+/// Every file under a folder as relative path -> bytes.
+pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    phm_testkit::files_under(dir, None)
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&p).unwrap();
+            (rel, bytes)
+        })
+        .collect()
+}
+
+/// Two folders' [`files`] hold the same paths with the same bytes.
+pub fn assert_same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}: the same files"
+    );
+    for (k, v) in a {
+        assert!(v == &b[k], "{what}: `{k}` differs");
+    }
 }

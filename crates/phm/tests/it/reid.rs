@@ -19,7 +19,7 @@ use std::process::Output;
 use std::sync::OnceLock;
 
 use crate::common::{
-    PATIENT_EXTRACTS, SET_PIPELINE, ok, phm, practices, private_dir, run_pipeline,
+    PATIENT_EXTRACTS, SET_PIPELINE, files, ok, phm, practices, private_dir, run_pipeline,
 };
 use phm_contract::NhsNumber;
 
@@ -633,17 +633,6 @@ fn count_rows(dir: &Path, nhs: &str) -> u64 {
         }
     }
     n
-}
-
-/// Every file under a run folder, as relative path → bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    phm_testkit::files_under(dir, None)
-        .into_iter()
-        .map(|p| {
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            (rel, std::fs::read(&p).unwrap())
-        })
-        .collect()
 }
 
 /// A manifest without its timings and without the hashes and sizes of the outputs it

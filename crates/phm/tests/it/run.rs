@@ -1,7 +1,7 @@
 //! `phm run` as a scheduler meets it: one command, committed whole, one run at a time, the
 //! same bytes for the same inputs, and nothing half-written after a crash.
 
-use crate::common::{SET_PIPELINE, phm, text};
+use crate::common::{SET_PIPELINE, assert_same, files, phm, text};
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
@@ -82,18 +82,6 @@ impl Roots {
     }
 }
 
-/// Every file under a folder as relative path -> bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    phm_testkit::files_under(dir, None)
-        .into_iter()
-        .map(|p| {
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            let bytes = std::fs::read(&p).unwrap();
-            (rel, bytes)
-        })
-        .collect()
-}
-
 /// A manifest without its timings block and without which inputs were reused from an
 /// earlier run (provenance, not output).
 fn without_timings(manifest: &[u8]) -> serde_json::Value {
@@ -127,17 +115,6 @@ fn comparable(run: &Path) -> BTreeMap<String, Vec<u8>> {
         without_timings(&m).to_string().into_bytes(),
     );
     f
-}
-
-fn assert_same(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>, what: &str) {
-    assert_eq!(
-        a.keys().collect::<Vec<_>>(),
-        b.keys().collect::<Vec<_>>(),
-        "{what}: the same files"
-    );
-    for (k, v) in a {
-        assert!(v == &b[k], "{what}: `{k}` differs");
-    }
 }
 
 #[test]
