@@ -9,7 +9,8 @@
 #    folder is kept (PHM_DEMO_OUT, default a new temporary folder) so you can open the report.
 # 3. Around it: the run again (nothing to do), verify, queries, the model card's back-test,
 #    approving the model, another practice's key refused, the audit log verified, read-only
-#    queries, and what `phm purge` would remove.
+#    queries, a council's and a trust's extracts (`phm share`), and what `phm purge` would
+#    remove.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -93,6 +94,13 @@ fi
 "$phm" audit show "$out/practice/audit.jsonl"
 "$phm" audit verify "$out/practice/audit.jsonl"
 
+echo
+echo "== phm share: a council's and a trust's extracts, each with its own pseudonyms ([share] of the pipeline)"
+"$phm" share "$pipeline" "${roots[@]}" --recipient council-ph --user demo --out "$out/transfer/council-ph"
+"$phm" share "$pipeline" "${roots[@]}" --recipient trust-rxf --user demo --out "$out/transfer/trust-rxf"
+"$phm" share --check "$out/transfer/council-ph" "$out/transfer/trust-rxf"
+"$phm" share --check "$out/transfer/council-ph" "$run"
+"$phm" audit verify "$out/identifiable/audit/share.jsonl"
 echo
 echo "== phm purge --dry-run: what retention ([publish] retention_months) would remove"
 "$phm" purge "$pipeline" --runs "$out/runs" --identifiable "$out/identifiable" --user demo --dry-run

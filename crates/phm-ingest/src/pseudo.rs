@@ -36,6 +36,46 @@ impl<'k> Pseudonymiser<'k> {
     }
 }
 
+/// The domain-separation string of a recipient's key (`phm share`).
+pub const RECIPIENT_KEY_CONTEXT: &str = "phm 2026-12 recipient pseudonym key v1";
+/// The domain-separation string of a recipient key's public id.
+const RECIPIENT_KEY_ID_CONTEXT: &str = "phm 2026-12 recipient pseudonym key id v1";
+
+/// A recipient's pseudonyms (sub-licensing): the keyed BLAKE3 hash of a run's pseudonym (its
+/// 64 hexadecimal characters) under a key derived from the master key, the recipient id and
+/// a key epoch. Two recipients' pseudonyms cannot be joined with each other or with the ICB's
+/// zone without the master key; a new epoch gives the recipient new pseudonyms.
+pub struct RecipientPseudonyms {
+    key: [u8; 32],
+}
+
+impl RecipientPseudonyms {
+    /// The pseudonyms of `recipient` in `epoch`. The key material is the master key, then the
+    /// recipient id and the epoch, each after its length (so no two pairs give the same bytes).
+    pub fn new(master: &PseudonymKey, recipient: &str, epoch: u32) -> Self {
+        let mut material = master.bytes().to_vec();
+        material.extend_from_slice(&(recipient.len() as u64).to_le_bytes());
+        material.extend_from_slice(recipient.as_bytes());
+        material.extend_from_slice(&4u64.to_le_bytes());
+        material.extend_from_slice(&epoch.to_le_bytes());
+        RecipientPseudonyms {
+            key: blake3::derive_key(RECIPIENT_KEY_CONTEXT, &material),
+        }
+    }
+
+    /// A public id of the recipient's key (first 16 hexadecimal characters of a derived
+    /// hash): recorded in the data-sharing manifest, useless for computing pseudonyms.
+    pub fn key_id(&self) -> String {
+        crate::key::to_hex(&blake3::derive_key(RECIPIENT_KEY_ID_CONTEXT, &self.key)[..8])
+    }
+
+    /// The recipient's pseudonym for a run's pseudonym.
+    #[allow(clippy::disallowed_methods)]
+    pub fn pseudonym(&self, run_pseudonym: &str) -> Pseudonym {
+        Pseudonym::of(blake3::keyed_hash(&self.key, run_pseudonym.as_bytes()).as_bytes())
+    }
+}
+
 /// A pseudonym: the keyed hash's 32 bytes as 64 lowercase hexadecimal characters, written
 /// by table (once per patient per batch: millions of times in a large run).
 pub struct Pseudonym([u8; 64]);
@@ -72,6 +112,27 @@ mod tests {
         assert_eq!(&text[..4], "0fa5");
         assert_eq!(&text[60..], "00ff");
         assert_eq!(text.len(), 64);
+    }
+
+    #[test]
+    fn recipient_pseudonyms_differ_by_recipient_and_epoch_and_are_stable() {
+        let master = PseudonymKey::from_hex(&"ab".repeat(32)).unwrap();
+        let run = "0f".repeat(32);
+        let a1 = RecipientPseudonyms::new(&master, "council", 1);
+        let a1_again = RecipientPseudonyms::new(&master, "council", 1);
+        let a2 = RecipientPseudonyms::new(&master, "council", 2);
+        let b1 = RecipientPseudonyms::new(&master, "trust", 1);
+        let p = |r: &RecipientPseudonyms| r.pseudonym(&run).as_str().to_owned();
+        assert_eq!(p(&a1), p(&a1_again));
+        assert_ne!(p(&a1), p(&a2));
+        assert_ne!(p(&a1), p(&b1));
+        assert_ne!(p(&a1), run);
+        assert_ne!(a1.key_id(), a2.key_id());
+        // the id and epoch are length-prefixed: ("council1", 1) is not ("council", 11...)
+        assert_ne!(
+            p(&RecipientPseudonyms::new(&master, "council1", 1)),
+            p(&RecipientPseudonyms::new(&master, "council", 1))
+        );
     }
 
     #[test]

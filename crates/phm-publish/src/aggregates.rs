@@ -197,14 +197,25 @@ pub fn statement(rule: Rule) -> String {
 
 /// Write one aggregate as `<name>.csv` and `<name>.parquet` in the run's aggregates folder.
 pub fn write(run: &RunLayout, table: &Table, rule: Rule) -> Result<(), PublishError> {
-    let dir = run.aggregates();
-    atomic::create_dir_all(&dir, Privacy::Shared).map_err(|e| PublishError::Io {
+    write_in(&run.aggregates(), table, rule, Privacy::Shared)
+}
+
+/// Write one aggregate as `<name>.csv` and `<name>.parquet` in `dir` (a recipient's extract:
+/// `phm share`), files with `privacy`.
+pub fn write_in(
+    dir: &Path,
+    table: &Table,
+    rule: Rule,
+    privacy: Privacy,
+) -> Result<(), PublishError> {
+    let dir = dir.to_owned();
+    atomic::create_dir_all(&dir, privacy).map_err(|e| PublishError::Io {
         path: dir.clone(),
         source: e,
     })?;
     let csv = to_csv(table, rule);
     let path = dir.join(format!("{}.csv", table.name));
-    atomic::write_file(&path, csv.as_bytes(), Privacy::Shared)
+    atomic::write_file(&path, csv.as_bytes(), privacy)
         .map_err(|e| PublishError::Io { path, source: e })?;
     write_parquet(&dir.join(format!("{}.parquet", table.name)), table, rule)
 }

@@ -78,6 +78,10 @@ pub struct Entry {
     pub count: u64,
     /// What happened: `disclosed`, `refused: wrong identity`, ...
     pub outcome: String,
+    /// For a `share`: the recipient and the hash of its data-sharing manifest (absent from
+    /// other entries, and from entries written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<Sharing>,
     /// The hash of the previous line ([`EMPTY_HEAD`] for the first entry).
     pub prev: String,
 }
@@ -105,6 +109,18 @@ pub struct NewEntry {
     pub outcome: String,
     /// When it happened, RFC 3339 in UTC; [`now_utc`] in production.
     pub time: String,
+    /// For a `share`: the recipient and the data-sharing manifest's hash.
+    pub sharing: Option<Sharing>,
+}
+
+/// What a `share` entry records beyond the common fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sharing {
+    /// The recipient id.
+    pub recipient: String,
+    /// The BLAKE3 hash (hex) of the data-sharing manifest's bytes.
+    pub manifest_hash: String,
 }
 
 /// A log that [`verify`] found whole.
@@ -227,6 +243,7 @@ pub fn append(path: &Path, entry: NewEntry) -> Result<String, AuditError> {
         count,
         outcome,
         time,
+        sharing,
     } = entry;
     let entry = Entry {
         seq,
@@ -240,6 +257,7 @@ pub fn append(path: &Path, entry: NewEntry) -> Result<String, AuditError> {
         subjects,
         count,
         outcome,
+        sharing,
         prev,
     };
     let mut line = serde_json::to_vec(&entry).map_err(|e| io_err(e.into()))?;
@@ -620,6 +638,7 @@ mod tests {
             count: 1,
             outcome: "disclosed".to_owned(),
             time: format!("2026-12-01T10:00:{n:02}Z"),
+            sharing: None,
         }
     }
 

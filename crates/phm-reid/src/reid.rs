@@ -168,6 +168,7 @@ impl Audited<'_> {
             subjects,
             outcome,
             time: self.req.time.clone(),
+            sharing: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod fingerprint;
 pub mod lock;
 pub mod manifest;
 pub mod purge;
+pub mod share;
 
 pub use lock::{LockError, RunLock};
 pub use manifest::{RunManifest, Stage, StageRecord};

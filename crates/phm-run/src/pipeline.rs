@@ -45,6 +45,9 @@ pub struct Pipeline {
     /// `[schedule]`: who is expected to submit which extract, and how old an extract may be.
     #[serde(default)]
     pub schedule: Schedule,
+    /// `[share]`: the recipients of per-recipient extracts (`phm share`) and their grants.
+    #[serde(default)]
+    pub share: crate::share::Share,
 }
 
 /// `[publish]`: the aggregates for analysts and the statistical disclosure control they get.
@@ -468,6 +471,7 @@ impl Pipeline {
     pub fn parse(text: &str, path: &Path) -> Result<Self, PipelineError> {
         let p: Self = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
         check_engine(&p.link, text, path)?;
+        crate::share::check(&p.share, text, path)?;
         Ok(p)
     }
 }
@@ -540,7 +544,7 @@ fn check_publish(publish: &Publish, text: &str, path: &Path) -> Result<(), Pipel
 }
 
 /// The keys each table accepts, for hints.
-const KEYS: [(&str, &[&str]); 11] = [
+const KEYS: [(&str, &[&str]); 12] = [
     ("dates", &["reference_date", "extract_date"]),
     ("inputs", &["extracts", "postcode_lookup", "key"]),
     ("outputs", &["runs", "identifiable"]),
@@ -579,6 +583,7 @@ const KEYS: [(&str, &[&str]); 11] = [
         ],
     ),
     ("schedule", &["expected", "max_extract_age_days"]),
+    ("share", &["recipients"]),
 ];
 
 fn invalid(text: &str, path: &Path, e: &toml::de::Error) -> PipelineError {

@@ -11,6 +11,7 @@ mod reid;
 mod risk;
 mod run;
 mod score;
+mod share;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -125,6 +126,10 @@ enum Command {
     /// audited).
     #[command(after_long_help = purge::HELP)]
     Purge(purge::PurgeArgs),
+    /// Share a run with an ICS partner: its own pseudonyms, granted tables, columns and rows
+    /// only, k-anonymous (audited).
+    #[command(after_long_help = share::HELP)]
+    Share(share::ShareArgs),
     /// Subject access: everything held about one person, from the NHS number (audited).
     #[command(after_long_help = reid::SAR_HELP)]
     Sar(reid::SarArgs),
@@ -262,6 +267,14 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         {
             return exit::REFUSED;
         }
+        if let Some(
+            phm_share::ShareError::Output { .. }
+            | phm_share::ShareError::WrongKey { .. }
+            | phm_share::ShareError::NationalOptOut(..),
+        ) = cause.downcast_ref()
+        {
+            return exit::REFUSED;
+        }
     }
     exit::ERROR
 }
@@ -321,6 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Audit(cmd) => done(reid::audit_command(&cmd)),
         Command::Sar(args) => done(reid::sar(&args)),
         Command::Purge(args) => done(purge::purge(&args)),
+        Command::Share(args) => done(share::share(&args)),
         Command::Ingest(args) => ingest::run(&args),
         Command::Link(args) => done(link::link(&args)),
         Command::Score(args) => done(score::run(&args)),

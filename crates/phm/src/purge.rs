@@ -91,6 +91,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
             count: ids.len() as u64,
             outcome: format!("removed runs {}", ids.join(", ")),
             time: audit::now_utc(),
+            sharing: None,
         },
     )?;
     for e in &expired {

@@ -292,6 +292,7 @@ pub fn sar(args: &SarArgs) -> anyhow::Result<()> {
         count: 1,
         outcome: "searched".to_owned(),
         time: audit::now_utc(),
+        sharing: None,
     };
     let head = audit::append(&log, request)?;
     let report = phm_reid::sar::search(

@@ -9,3 +9,4 @@ mod publish;
 mod reid;
 mod risk;
 mod run;
+mod share;
