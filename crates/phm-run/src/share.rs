@@ -16,6 +16,7 @@
 //! rows = { lsoa_code = ["E01900015", "E01900016"] }   # only residents of these LSOAs
 //! level = "rows"                           # or "aggregates": counts only
 //! dates = "month"                          # or "day"
+//! k = 10                                   # this grant's k, when not the recipient's
 //! ```
 //!
 //! Columns that let a provider or anyone else find the person again are never shared, whatever
@@ -89,6 +90,9 @@ pub struct Grant {
     /// How precise event dates are.
     #[serde(default)]
     pub dates: DatePrecision,
+    /// The k of this grant's rows, when not the recipient's.
+    #[serde(default)]
+    pub k: Option<u64>,
 }
 
 /// Whether a grant gives rows or only aggregates.
@@ -213,6 +217,16 @@ fn check_grant(g: &Grant, id: &str, text: &str, path: &Path) -> Result<(), Pipel
                 format!("remove `{c}`; recipients get re-keyed pseudonyms and no record numbers"),
             ));
         }
+    }
+    if let Some(k) = g.k.filter(|k| *k < 2) {
+        return Err(invalid(
+            &g.table,
+            format!(
+                "the grant of `{}` to `{id}` has k = {k}, which protects nobody",
+                g.table
+            ),
+            "write `k = 5` or more, or leave it out for the recipient's k".to_owned(),
+        ));
     }
     if g.columns.is_empty() {
         return Err(invalid(

@@ -199,6 +199,7 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             level: GrantLevel::Rows,
             dates: DatePrecision::Month,
+            k: None,
         }
     }
 

@@ -29,9 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::{
-    SortColumn, cast, concat_batches, lexsort_to_indices, take_record_batch,
-};
+use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use phm_ingest::PseudonymKey;
 use phm_ingest::pseudo::RecipientPseudonyms;
@@ -193,7 +191,7 @@ pub struct ShareManifest {
     pub national_data_opt_out: bool,
     /// Whether the run applied it (patients with one are absent from every table).
     pub national_data_opt_out_applied: bool,
-    /// The k of row-level extracts.
+    /// The k of row-level extracts (a grant may set its own: see its `k_anonymity`).
     pub k: u64,
     /// Disclosure control of aggregates, as stated in each CSV.
     pub disclosure_control: String,
@@ -347,7 +345,7 @@ async fn share_async(req: &ShareRequest<'_>) -> Result<Shared, ShareError> {
             .map_err(|e| phm_sql::failed(&g.table, &e))?;
         let record = match g.level {
             GrantLevel::Rows => {
-                let k = (!aggregates.contains(&g.table)).then_some(r.k);
+                let k = (!aggregates.contains(&g.table)).then_some(g.k.unwrap_or(r.k));
                 write_rows(partial.path(), &name, &batches, &pseudonyms, k)?
             }
             GrantLevel::Aggregates => {
@@ -541,28 +539,31 @@ fn rekey(
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
-/// Rows in the order of their values as text, column by column: a stable order that owes
-/// nothing to the run's pseudonyms (which would let two recipients' rows be paired).
+/// Rows in the order of their values, column by column (the recipient's pseudonym first), in
+/// Arrow's row format so any column type sorts: a stable order that owes nothing to the run's
+/// pseudonyms (which would let two recipients' rows be paired).
 fn sorted(table: &RecordBatch) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::UInt32Array;
+    use datafusion::arrow::row::{RowConverter, SortField};
     let mut order: Vec<usize> = (0..table.num_columns()).collect();
     if let Ok(p) = table.schema().index_of("pseudonym") {
         order.retain(|&i| i != p);
         order.insert(0, p);
     }
-    let keys = order
-        .iter()
-        .map(|&i| {
-            Ok(SortColumn {
-                values: cast(table.column(i), &DataType::Utf8)?,
-                options: None,
-            })
-        })
-        .collect::<Result<Vec<_>, datafusion::arrow::error::ArrowError>>()?;
-    if keys.is_empty() || table.num_rows() == 0 {
+    if order.is_empty() || table.num_rows() == 0 {
         return Ok(table.clone());
     }
-    let indices = lexsort_to_indices(&keys, None)?;
-    take_record_batch(table, &indices)
+    let converter = RowConverter::new(
+        order
+            .iter()
+            .map(|&i| SortField::new(table.schema().field(i).data_type().clone()))
+            .collect(),
+    )?;
+    let columns: Vec<ArrayRef> = order.iter().map(|&i| table.column(i).clone()).collect();
+    let rows = converter.convert_columns(&columns)?;
+    let mut indices: Vec<u32> = (0..u32::try_from(table.num_rows()).unwrap_or(u32::MAX)).collect();
+    indices.sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    take_record_batch(table, &UInt32Array::from(indices))
 }
 
 /// Counts of patients by the granted columns, under the run's disclosure control, written as

@@ -2,7 +2,12 @@
 //! features and admissions, counts by age band and sex) and a trust (its own admissions), each
 //! shared with `phm share`; then what the extracts hold, and what they must not.
 
-#![allow(clippy::print_stderr, clippy::many_single_char_names)]
+#![allow(
+    clippy::print_stderr,
+    clippy::many_single_char_names,
+    clippy::format_push_string,
+    clippy::type_complexity
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -655,4 +660,121 @@ fn a_record_id_grant_an_output_in_a_zone_and_a_wrong_key_are_refused() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// Every table of a run, granted to one recipient two or three columns at a time with a row
+/// filter where the table has an organisation: only those columns come out, only rows that
+/// pass the filter, and all of them but the ones k-anonymity left out (the manifest says how
+/// many); dates come out as months.
+#[test]
+fn a_grant_of_each_table_gives_its_columns_and_rows_only() {
+    use datafusion::arrow::datatypes::DataType;
+    let f = fixture();
+    let mut tables: Vec<&str> = vec![
+        "spine",
+        "features",
+        "scores",
+        "risk",
+        "calibration",
+        "age_sex_tier",
+        "practice_tier",
+    ];
+    tables.extend(crate::common::PATIENT_EXTRACTS);
+    let mut section = String::from(
+        "[share.recipients.every-table]\nname = \"Every table\"\npurpose = \"Test\"\nretention_months = 1\nk = 2\n",
+    );
+    let mut expected: Vec<(&str, Vec<String>, Option<(String, String)>, RecordBatch)> = Vec::new();
+    for t in &tables {
+        let all = run_table(t);
+        let schema = all.schema();
+        let plain = |name: &str| {
+            schema
+                .field_with_name(name)
+                .is_ok_and(|f| !matches!(f.data_type(), DataType::List(_)))
+        };
+        let filter = ["provider_code", "practice_code"]
+            .into_iter()
+            .find(|c| plain(c))
+            .map(|c| (c.to_owned(), values(&all, c)[0].clone().unwrap()));
+        let mut cols: Vec<String> = Vec::new();
+        if plain("pseudonym") {
+            cols.push("pseudonym".to_owned());
+        }
+        if let Some((c, _)) = &filter {
+            cols.push(c.clone());
+        }
+        for field in schema.fields() {
+            let n = field.name();
+            if cols.len() >= 4 || cols.contains(n) || !plain(n) || n == "pseudonym" {
+                continue;
+            }
+            if phm_run::share::never_shared(n).is_none() {
+                cols.push(n.clone());
+            }
+        }
+        let list = cols
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        section.push_str(&format!(
+            "\n[[share.recipients.every-table.grants]]\ntable = \"{t}\"\ncolumns = [{list}]\n"
+        ));
+        if let Some((c, v)) = &filter {
+            section.push_str(&format!("rows = {{ {c} = [\"{v}\"] }}\n"));
+        }
+        expected.push((t, cols, filter, all));
+    }
+    let pipeline = f.dir.path().join("icb-every.toml");
+    std::fs::write(
+        &pipeline,
+        format!("{}\n{section}", pipeline_text(&f.lsoas, 1)),
+    )
+    .unwrap();
+    let out = f.dir.path().join("transfer/every-table");
+    let o = share(&pipeline, "every-table", &out);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("share-manifest.json")).unwrap()).unwrap();
+    for (i, (t, cols, filter, all)) in expected.iter().enumerate() {
+        let got = table(&out.join(format!("{t}.parquet")));
+        assert_eq!(&columns(&got), cols, "{t}");
+        let passing = match filter {
+            Some((c, v)) => {
+                assert_eq!(set(&got, c), BTreeSet::from([v.clone()]), "{t}");
+                values(all, c)
+                    .iter()
+                    .filter(|x| x.as_ref() == Some(v))
+                    .count()
+            }
+            None => all.num_rows(),
+        };
+        let left_out = manifest["tables"][i]["k_anonymity"]["rows_suppressed"]
+            .as_u64()
+            .unwrap_or(0) as usize;
+        assert_eq!(got.num_rows() + left_out, passing, "{t}");
+        assert!(got.num_rows() > 0, "{t}");
+        for c in cols {
+            let dated = matches!(
+                all.schema().field_with_name(c).unwrap().data_type(),
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
+            );
+            if dated {
+                for d in set(&got, c) {
+                    assert!(d.len() == 7 && d.as_bytes()[4] == b'-', "{t}.{c}: {d}");
+                }
+            }
+        }
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), tables.len() + 1, "{files:?}");
 }
