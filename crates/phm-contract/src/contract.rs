@@ -50,6 +50,10 @@ pub enum PrivacyRole {
     QuasiIdentifier,
     /// Names an organisation (practice, provider).
     Organisation,
+    /// A provider's record number (a spell id) that the provider can resolve to a person.
+    /// Ingest writes it as a keyed hash (its own key, derived from the pseudonymisation key),
+    /// so it still groups and joins within the ICB's data but means nothing to the provider.
+    RecordId,
     /// Clinical or activity content.
     Clinical,
 }

@@ -1,6 +1,6 @@
 //! Building the pseudonymised columns of an extract as polars' arrow arrays: the NHS number
 //! becomes the `pseudonym`, direct identifiers are dropped, quasi-identifiers are generalised,
-//! and dates, integers and decimals get their types.
+//! provider record numbers are keyed, and dates, integers and decimals get their types.
 //!
 //! Text columns (the pseudonym, codes, bands) are built dictionary-encoded as they are
 //! filled: each distinct value of a batch is stored once and rows hold its index, so a
@@ -35,6 +35,8 @@ enum Out {
     /// The submitter's column: every valid row names the submitter, so one value.
     Submitter,
     Text(usize),
+    /// A provider's record number: its keyed hash.
+    Record(usize),
     Date(usize),
     Int(usize),
     Float(usize),
@@ -74,6 +76,10 @@ impl Frame {
         for (i, c) in contract.columns.iter().enumerate() {
             match (c.role, c.generalise) {
                 (PrivacyRole::DirectIdentifier, _) => {}
+                (PrivacyRole::RecordId, _) => {
+                    plan.push(Out::Record(i));
+                    fields.push((c.name.as_str(), ArrowDataType::Utf8View));
+                }
                 (PrivacyRole::QuasiIdentifier, Some(Generalise::Age)) => {
                     plan.push(Out::Age(i));
                     fields.push(("age", ArrowDataType::Int32));
@@ -147,6 +153,11 @@ impl Frame {
                 Out::Text(i) => {
                     let v = row.field(i);
                     next().text((!v.is_empty()).then_some(v));
+                }
+                Out::Record(i) => {
+                    let v = row.field(i);
+                    let keyed = (!v.is_empty()).then(|| pseudonymiser.record_id(v));
+                    next().text(keyed.as_ref().map(crate::pseudo::Pseudonym::as_str));
                 }
                 Out::Date(i) => next().date(row.dates[i]),
                 Out::Int(i) => next().int64(row.field(i).parse().ok()),

@@ -13,7 +13,13 @@ use crate::key::PseudonymKey;
 pub struct Pseudonymiser<'k> {
     key: &'k PseudonymKey,
     cache: FastMap<u64, blake3::Hash>,
+    /// The key of provider record numbers ([`RECORD_ID_KEY_CONTEXT`]).
+    record_key: [u8; 32],
 }
+
+/// The domain-separation string of the key that provider record numbers (contract role
+/// `record_id`, such as spell ids) are hashed under.
+pub const RECORD_ID_KEY_CONTEXT: &str = "phm 2026-12 provider record id key v1";
 
 impl<'k> Pseudonymiser<'k> {
     /// With a key.
@@ -21,7 +27,17 @@ impl<'k> Pseudonymiser<'k> {
         Pseudonymiser {
             key,
             cache: FastMap::default(),
+            record_key: key.derive(RECORD_ID_KEY_CONTEXT),
         }
+    }
+
+    /// A provider's record number (a spell id) as written to the pseudonymised zone: the keyed
+    /// BLAKE3 hash of its text under [`RECORD_ID_KEY_CONTEXT`]'s key, 64 lowercase hexadecimal
+    /// characters. The same number gives the same hash in every file and run under the key, so
+    /// episodes still group into spells; the provider cannot look it up.
+    #[allow(clippy::disallowed_methods)]
+    pub fn record_id(&self, value: &str) -> Pseudonym {
+        Pseudonym::of(blake3::keyed_hash(&self.record_key, value.as_bytes()).as_bytes())
     }
 
     /// The pseudonym of an NHS number (64 lowercase hexadecimal characters).

@@ -131,12 +131,31 @@ pub const NEVER_SHARED: [(&str, &str); 9] = [
     ("attendance_id", "a provider record number"),
 ];
 
-/// Why a column is never shared, if it is one of [`NEVER_SHARED`].
+/// Why a column is never shared: one of [`NEVER_SHARED`], or a column any built-in contract
+/// gives the role `direct_identifier` or `record_id`.
 pub fn never_shared(column: &str) -> Option<&'static str> {
+    static BY_ROLE: std::sync::OnceLock<Vec<(String, &'static str)>> = std::sync::OnceLock::new();
+    let by_role = BY_ROLE.get_or_init(|| {
+        phm_contract::Contracts::builtin()
+            .iter()
+            .flat_map(|c| c.columns.iter())
+            .filter_map(|c| match c.role {
+                phm_contract::PrivacyRole::DirectIdentifier => {
+                    Some((c.name.clone(), "a direct identifier"))
+                }
+                phm_contract::PrivacyRole::RecordId => {
+                    Some((c.name.clone(), "a provider record number"))
+                }
+                _ => None,
+            })
+            .collect()
+    });
     NEVER_SHARED
         .iter()
+        .map(|(c, why)| (*c, *why))
+        .chain(by_role.iter().map(|(c, why)| (c.as_str(), *why)))
         .find(|(c, _)| c.eq_ignore_ascii_case(column))
-        .map(|(_, why)| *why)
+        .map(|(_, why)| why)
 }
 
 /// Check `[share]`: recipient ids, names, k, and no grant of a column never shared.

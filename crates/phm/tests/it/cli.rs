@@ -264,6 +264,32 @@ fn ingest_leaks_no_identifier_into_outputs_manifest_or_logs() {
             );
         }
     }
+    // Provider record numbers and local patient ids from the hospital extracts (their
+    // contracts' roles `record_id` and `direct_identifier`).
+    for extract in ["apc", "op", "ecds"] {
+        for f in phm_testkit::files_under(&set.join("extracts").join(extract), Some("csv")) {
+            let body = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+            let mut lines = body.lines();
+            let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+            let wanted: Vec<usize> = ["spell_id", "local_patient_id"]
+                .iter()
+                .filter_map(|c| header.iter().position(|h| h == c))
+                .collect();
+            for line in lines {
+                let v: Vec<&str> = line.split(',').collect();
+                ids.extend(
+                    wanted
+                        .iter()
+                        .filter_map(|&i| v.get(i))
+                        .map(|s| (*s).to_owned()),
+                );
+            }
+        }
+    }
+    assert!(
+        ids.iter().any(|i| i.starts_with('S')),
+        "spell ids are looked for"
+    );
     ids.retain(|s| s.len() >= 4);
     ids.sort();
     ids.dedup();

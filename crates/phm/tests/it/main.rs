@@ -10,3 +10,4 @@ mod reid;
 mod risk;
 mod run;
 mod share;
+mod zone;

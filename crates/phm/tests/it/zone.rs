@@ -1,0 +1,115 @@
+//! The pseudonymised zone as SQL users meet it: provider record numbers keyed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array as _, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+
+use crate::common::{ok, phm};
+
+fn sample() -> std::path::PathBuf {
+    phm_testkit::repo_root().join("data-samples/synth")
+}
+
+/// Spell id → its keyed form, from the sample's admitted-care files.
+fn keyed_spells(key: &Path) -> BTreeMap<String, String> {
+    let key = phm_ingest::PseudonymKey::load(key).unwrap();
+    let p = phm_ingest::pseudo::Pseudonymiser::new(&key);
+    let mut out = BTreeMap::new();
+    for f in phm_testkit::files_under(&sample().join("extracts/apc"), Some("csv")) {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let Some(i) = header.iter().position(|h| *h == "spell_id") else {
+            continue;
+        };
+        for line in lines {
+            if let Some(v) = line.split(',').nth(i).filter(|v| !v.is_empty()) {
+                out.insert(p.record_id(v).as_str().to_owned(), v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The link groups episodes into spells exactly as it did on the trust's own spell ids: the
+/// spine, features and scores of the zone as ingest writes it (keyed spell ids) are
+/// byte-identical to those of a copy whose spell ids are put back in clear.
+#[test]
+fn keyed_spell_ids_leave_spine_features_and_scores_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k.key");
+    ok(phm().args(["key", "new", "--out"]).arg(&key));
+    let pipeline = phm_testkit::repo_root().join("pipeline/demo.toml");
+    let keyed = tmp.path().join("keyed");
+    ok(phm()
+        .args(["ingest", "--pipeline"])
+        .arg(&pipeline)
+        .arg("--key")
+        .arg(&key)
+        .arg("--out")
+        .arg(&keyed));
+    let clear = tmp.path().join("clear");
+    ok(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&keyed)
+        .arg(&clear));
+    let spells = keyed_spells(&key);
+    let mut replaced = 0;
+    for f in phm_testkit::files_under(&clear.join("pseudonymised/apc"), Some("parquet")) {
+        let batch = phm_sql::read_table(&f).unwrap();
+        let i = batch.schema().index_of("spell_id").unwrap();
+        let text = cast(batch.column(i), &DataType::Utf8).unwrap();
+        let text = text.as_any().downcast_ref::<StringArray>().unwrap();
+        let back: StringArray = text
+            .iter()
+            .map(|v| {
+                let v = v.unwrap();
+                assert!(
+                    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{v}"
+                );
+                replaced += 1;
+                Some(spells[v].clone())
+            })
+            .collect();
+        let back = cast(&back, batch.schema().field(i).data_type()).unwrap();
+        let mut columns = batch.columns().to_vec();
+        columns[i] = Arc::new(back) as _;
+        let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        std::fs::remove_file(&f).unwrap();
+        phm_sql::write_batches(
+            batch.schema(),
+            [batch],
+            &f,
+            "apc",
+            phm_sql::published_compression(),
+        )
+        .unwrap();
+    }
+    assert!(replaced > 500, "{replaced}");
+    for run in [&keyed, &clear] {
+        for stage in ["link", "score"] {
+            ok(phm()
+                .arg(stage)
+                .arg("--pipeline")
+                .arg(&pipeline)
+                .arg("--run")
+                .arg(run));
+        }
+    }
+    for file in [
+        "linked/spine.parquet",
+        "linked/features.parquet",
+        "scores/scores.parquet",
+    ] {
+        assert_eq!(
+            std::fs::read(keyed.join(file)).unwrap(),
+            std::fs::read(clear.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}
