@@ -20,6 +20,7 @@
 //! query` write, create, set or read anything but the run's tables.
 
 pub mod cluster;
+pub mod dictionary;
 mod extracts;
 mod params;
 mod parquet;

@@ -11,7 +11,6 @@
 //! names must be one of the run's ([`QueryError::UnknownTable`]). The plan is then checked
 //! again by DataFusion's [`SQLOptions`] with DDL, DML and statements off.
 
-use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -190,20 +189,26 @@ impl QuerySession {
             .map_err(engine("query"))?)
     }
 
-    /// The tables and their columns, as text.
-    pub async fn describe(&self) -> Result<String, QueryError> {
-        let mut out = String::new();
+    /// The data dictionary of the run's tables: every column with its type, source and
+    /// meaning.
+    pub async fn dictionary(&self) -> Result<Vec<crate::dictionary::Table>, QueryError> {
+        let mut out = Vec::new();
         for t in &self.tables {
             let df = self.ctx.table(t.as_str()).await.map_err(engine(t))?;
-            let cols: Vec<String> = df
+            let cols: Vec<(String, String)> = df
                 .schema()
                 .fields()
                 .iter()
-                .map(|f| format!("{} {}", f.name(), f.data_type()))
+                .map(|f| (f.name().clone(), f.data_type().to_string()))
                 .collect();
-            let _ = writeln!(out, "{t}\n  {}", cols.join("\n  "));
+            out.push(crate::dictionary::describe(t, &cols));
         }
         Ok(out)
+    }
+
+    /// The data dictionary as Markdown (`phm query --tables`).
+    pub async fn describe(&self) -> Result<String, QueryError> {
+        Ok(crate::dictionary::markdown(&self.dictionary().await?))
     }
 }
 

@@ -30,8 +30,10 @@ Examples:
 
 pub const QUERY_HELP: &str = "\
 Tables: the extracts under <run>/pseudonymised/ (gp_events, apc, ...) and the published tables
-under <run>/linked/ (spine, features), <run>/scores/ (scores) and <run>/risk/ (risk, calibration).
-The identifiable zone is never queryable.
+under <run>/linked/ (spine, features), <run>/scores/ (scores), <run>/risk/ (risk, calibration)
+and <run>/publish/aggregates/. The identifiable zone is never queryable. `--tables` prints the
+data dictionary (Markdown): every table and column with its type, source and meaning
+(docs/data-dictionary.md is the one of the committed sample).
 
 Read only: one SELECT (or WITH ... SELECT) at a time over those tables. COPY, CREATE, INSERT,
 SET and other statements, table functions such as read_parquet('...'), and files or URLs named
@@ -71,7 +73,7 @@ pub struct QueryArgs {
     /// Write the result to this file instead of printing it.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// List the tables and their columns.
+    /// Print the data dictionary: every table and column, type, source and meaning (Markdown).
     #[arg(long)]
     tables: bool,
 }

@@ -104,7 +104,10 @@ fn unknown_tables_list_what_can_be_queried_and_the_identifiable_zone_is_refused(
     }
     let tables = query::describe(&RunLayout::at(&run), &SessionSettings::default()).unwrap();
     for t in ["gp_registrations", "apc", "spine", "features"] {
-        assert!(tables.lines().any(|l| l == t), "{t} missing:\n{tables}");
+        assert!(
+            tables.lines().any(|l| l == format!("## `{t}`")),
+            "{t} missing:\n{tables}"
+        );
     }
     assert!(!tables.contains("quarantine") && !tables.contains("nhs_number"));
     let err = q(&run, "SELECT 1", Format::Parquet, None)
