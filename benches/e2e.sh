@@ -55,7 +55,7 @@ extract_date = "2026-04-01"
 extracts = "$cache/extracts"
 postcode_lookup = "$cache/lookups/postcode_lsoa.csv"
 [opt_out]
-programme_codes = ["999001000000100"]
+programme_codes = ["999001000000101"]
 national_data_opt_out = false
 [link]
 memory_limit_mb = $memory_mb

@@ -20,7 +20,7 @@ timed bare "$python" "$tmp/bare.py" "$tmp/synth/extracts"
 bare_rss=$rss
 read -r bare_rows bare_secs <"$tmp/bare.out"
 
-timed ingest "$bin" ingest "${ingest_args[@]}" --programme-opt-out-code 999001000000100
+timed ingest "$bin" ingest "${ingest_args[@]}" --programme-opt-out-code 999001000000101
 secs=$wall
 rows=$(awk '$1 == "total" {print $3}' "$tmp/ingest.out")
 

@@ -21,7 +21,7 @@ extract_date = "2026-04-01"
 extracts = "$tmp/synth/extracts"
 postcode_lookup = "$tmp/synth/lookups/postcode_lsoa.csv"
 [opt_out]
-programme_codes = ["999001000000100"]
+programme_codes = ["999001000000101"]
 national_data_opt_out = false
 TOML
 mkdir -m 700 "$tmp/id-a" "$tmp/id-b"

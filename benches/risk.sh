@@ -24,7 +24,7 @@ extract_date = "2026-04-01"
 extracts = "synth/extracts"
 postcode_lookup = "synth/lookups/postcode_lsoa.csv"
 [opt_out]
-programme_codes = ["999001000000100"]
+programme_codes = ["999001000000101"]
 TOML
 timed run "$bin" run "$tmp/icb.toml" --runs "$tmp/runs" --identifiable "$tmp/identifiable" --key "$tmp/bench.key"
 "$python" - "$tmp/runs/latest" "$tmp/synth/truth/risk.csv" "$wall" "$rss" <<'PY'

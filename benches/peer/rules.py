@@ -20,7 +20,7 @@ Not run on its own.
 from common import date_lit, ident, sql_text
 
 # Strict dates as phm parses them (crates/phm-contract/src/date.rs), a NHS number's digits and
-# its Modulus 11 check digit.
+# its Modulus 11 check digit, SNOMED CT identifiers' Verhoeff check digit.
 MACROS = r"""
 -- Strict dates: exactly the format's digits and separators (GLOB), then a real calendar date
 -- (DuckDB's cast and strptime refuse 2023-02-29 and month 13 as phm does).
@@ -46,6 +46,15 @@ CREATE OR REPLACE MACRO phm_mod11(v) AS
            + v // 1000000 % 10 * 7 + v // 100000 % 10 * 6 + v // 10000 % 10 * 5
            + v // 1000 % 10 * 4 + v // 100 % 10 * 3 + v // 10 % 10 * 2) % 11) % 11 = v % 10;
 CREATE OR REPLACE MACRO phm_nhs_check_ok(d) AS phm_mod11(CAST(d AS BIGINT));
+-- A SNOMED CT identifier (crates/phm-contract/src/snomed.rs): 6 to 18 digits, no leading
+-- zero, a Verhoeff check digit (the position permutations, then the D5 products, from the
+-- right).
+CREATE OR REPLACE MACRO phm_verhoeff_ok(s) AS list_reduce(
+    list_transform(range(length(s)),
+        lambda i: [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2], [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1], [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]][(i % 8) + 1][CAST(substr(reverse(s), i + 1, 1) AS INTEGER) + 1]),
+    lambda a, x: [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6], [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1], [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]][a + 1][x + 1]) = 0;
+CREATE OR REPLACE MACRO phm_sctid_ok(s) AS
+    regexp_full_match(s, '[1-9][0-9]{5,17}') AND phm_verhoeff_ok(s);
 """
 
 DATE_PARSERS = {"%Y-%m-%d": "phm_date_iso", "%d/%m/%Y": "phm_date_dmy", "%Y%m%d": "phm_date_compact"}
@@ -114,7 +123,7 @@ class ContractSql:
             return (f"(regexp_full_match({f}, '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?') "
                     f"AND coalesce(isfinite(TRY_CAST({f} AS DOUBLE)), false))")
         if t == "snomed":
-            return f"regexp_full_match({f}, '[0-9]{{6,18}}')"
+            return f"phm_sctid_ok({f})"
         if t == "ods_code":
             return f"regexp_full_match({f}, '[A-Za-z0-9]{{3,6}}')"
         return None

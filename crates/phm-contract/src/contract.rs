@@ -27,7 +27,7 @@ pub enum ColumnType {
     Decimal,
     /// A code from a fixed list (`allowed`), or any short code when no list is given.
     Code,
-    /// A SNOMED CT concept id (6 to 18 digits).
+    /// A SNOMED CT concept id (or dm+d code): 6 to 18 digits ending in a Verhoeff check digit.
     Snomed,
     /// An ICD-10 code as feeds write it (normalised by the scoring stage).
     Icd10,

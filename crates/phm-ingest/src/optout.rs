@@ -359,7 +359,7 @@ mod tests {
             file.push('\n');
         }
         let type1 = Type1Codes::builtin();
-        let programme = ["999001000000100".to_owned()];
+        let programme = ["999001000000101".to_owned()];
         let events = source(&contracts, EVENTS).unwrap();
         let scan = EventScan::new(events, &type1, &programme, from_ymd(2026, 4, 1)).unwrap();
         let mut o = OptOuts::default();
@@ -506,11 +506,11 @@ mod tests {
         let n = NhsNumber::parse("9990001235").unwrap();
         let mut o = scan(&[
             &format!("9990001235,A81001,2023-01-01,{D},"),
-            "9990001235,A81001,2023-01-01,999001000000100,",
+            "9990001235,A81001,2023-01-01,999001000000101,",
         ]);
         o.add_national(&n);
         assert_eq!(o.decide().reason(&n), Some(OptOutReason::Type1));
-        let mut o = scan(&["9990001235,A81001,2023-01-01,999001000000100,"]);
+        let mut o = scan(&["9990001235,A81001,2023-01-01,999001000000101,"]);
         o.add_national(&n);
         assert_eq!(o.decide().reason(&n), Some(OptOutReason::Programme));
         let other = NhsNumber::parse("9990001243").unwrap();
@@ -520,7 +520,7 @@ mod tests {
     #[test]
     fn programme_codes_come_from_the_definition() {
         let n = NhsNumber::parse("9990001235").unwrap();
-        let o = scan(&["9990001235,A81001,2023-01-01,999001000000100,"]);
+        let o = scan(&["9990001235,A81001,2023-01-01,999001000000101,"]);
         assert_eq!(o.reason(&n), Some(OptOutReason::Programme));
         let mut o = scan(&[]);
         assert_eq!(o.reason(&n), None);

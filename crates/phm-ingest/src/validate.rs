@@ -251,7 +251,7 @@ fn value_ok(c: &phm_contract::Column, v: &str) -> bool {
             .parse::<i64>()
             .is_ok_and(|n| c.min.is_none_or(|m| n >= m) && c.max.is_none_or(|m| n <= m)),
         ColumnType::Decimal => decimal_value(v).is_some(),
-        ColumnType::Snomed => (6..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()),
+        ColumnType::Snomed => phm_contract::snomed::sctid_ok(v),
         ColumnType::OdsCode => {
             (3..=6).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
         }

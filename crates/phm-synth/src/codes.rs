@@ -918,9 +918,12 @@ pub const MEDICINES: &[Medicine] = &[
 /// Acute (one-off) medicines issued at some GP contacts.
 pub const ACUTE_MEDICINES: [usize; 3] = [28, 29, 30];
 
-/// The synthetic dm+d-shaped code of a medicine.
+/// The synthetic dm+d-shaped code of a medicine: an item id, the UK drug extension's namespace
+/// (1000001), the partition of an extension concept (10) and a valid Verhoeff check digit.
 pub fn dmd_code(index: usize) -> String {
-    format!("99{:05}1000001101", index + 1)
+    let body = format!("99{:05}100000110", index + 1);
+    let check = phm_contract::snomed::verhoeff_digit(&body).expect("digits");
+    format!("{body}{check}")
 }
 
 /// SNOMED CT concepts of GP contacts: face to face, telephone, home visit.

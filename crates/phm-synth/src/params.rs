@@ -88,7 +88,7 @@ pub const PROGRAMME_OPT_OUT_RATE: f64 = 0.01;
 /// A synthetic SNOMED-shaped code standing in for an ICB's local programme opt-out code.
 /// Real codes differ per ICB and belong in the pipeline definition; this one is written to
 /// `synth.json` so the pipeline definition for a synthetic set can name it.
-pub const PROGRAMME_OPT_OUT_CODE: &str = "999001000000100";
+pub const PROGRAMME_OPT_OUT_CODE: &str = "999001000000101";
 /// Type 1 dissent (from `shared/reference/opt-out-codes.csv`).
 pub const TYPE1_DISSENT_CODE: &str = "827241000000103";
 /// Withdrawal of type 1 dissent.

@@ -131,3 +131,30 @@ fn an_unknown_extract_folder_is_refused_not_ignored() {
         "{err}"
     );
 }
+
+/// A SNOMED CT code with one digit changed fails its Verhoeff check digit: the row is
+/// quarantined as `value_invalid` (a reason of the documented list), the others go through,
+/// and rows in = out + quarantined + opted out.
+#[test]
+fn a_snomed_code_with_a_wrong_check_digit_is_quarantined() {
+    // 271649006 (systolic blood pressure) is valid; 271649007 differs in its check digit,
+    // 271694006 swaps two digits.
+    assert!(phm_contract::snomed::sctid_ok("271649006"));
+    let body = format!(
+        "{HEADER}9990001235,A81001,2024-01-02,271649006,140\n\
+         9990001235,A81001,2024-01-03,271649007,141\n\
+         9990001235,A81001,2024-01-04,271694006,142\n"
+    );
+    let (_tmp, r, cfg) = ingest(body.as_bytes());
+    let m = r.unwrap();
+    let f = &m.files[0];
+    assert_eq!((f.rows_in, f.rows_out), (3, 1));
+    assert_eq!(f.quarantined.get("value_invalid"), Some(&2));
+    let opted_out: u64 = f.opted_out.values().sum();
+    assert_eq!(
+        f.rows_in,
+        f.rows_out + f.quarantined.values().sum::<u64>() + opted_out
+    );
+    let q = read_parquet(&cfg.identifiable.quarantine_file("gp_events", "A81001"));
+    assert_eq!(strings(&q, "reason"), ["value_invalid", "value_invalid"]);
+}

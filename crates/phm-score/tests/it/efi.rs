@@ -35,6 +35,12 @@ fn event(k: u32, date: &str, code: &str) -> String {
     format!("{},A81001,{date},{code},", nhs(k))
 }
 
+/// A dm+d-shaped code: `body` and its Verhoeff check digit (ingest refuses any other).
+fn dmd(body: &str) -> String {
+    let check = phm_contract::snomed::verhoeff_digit(body).unwrap();
+    format!("{body}{check}")
+}
+
 fn issue(k: u32, date: &str, dmd: &str) -> String {
     format!("{},A81001,{date},{dmd},0501013B0AAABAB,28", nhs(k))
 }
@@ -145,7 +151,7 @@ fn extracts(dir: &Path) {
     .iter()
     .enumerate()
     {
-        issues.push(issue(3, d, &format!("9900{i}1000001101")));
+        issues.push(issue(3, d, &dmd(&format!("9900{i}100000110"))));
     }
     // 4: four distinct in the window (one issued three times), a fifth on the window's first
     // day (excluded: the window is after 2024-04-01) and a sixth after the reference date.
@@ -153,16 +159,16 @@ fn extracts(dir: &Path) {
         .iter()
         .enumerate()
     {
-        issues.push(issue(4, d, &format!("9900{i}1000001101")));
+        issues.push(issue(4, d, &dmd(&format!("9900{i}100000110"))));
     }
-    issues.push(issue(4, "2024-10-01", "990001000001101"));
-    issues.push(issue(4, "2024-11-01", "990001000001101"));
-    issues.push(issue(4, "2024-04-01", "990091000001101"));
-    issues.push(issue(4, "2025-04-02", "990081000001101"));
+    issues.push(issue(4, "2024-10-01", &dmd("99000100000110")));
+    issues.push(issue(4, "2024-11-01", &dmd("99000100000110")));
+    issues.push(issue(4, "2024-04-01", &dmd("99009100000110")));
+    issues.push(issue(4, "2025-04-02", &dmd("99008100000110")));
     // 7 and 8: polypharmacy.
     for k in [7, 8] {
         for i in 0..6 {
-            issues.push(issue(k, "2025-01-15", &format!("9901{i}1000001101")));
+            issues.push(issue(k, "2025-01-15", &dmd(&format!("9901{i}100000110"))));
         }
     }
     write(dir, "gp_medications", &issues);

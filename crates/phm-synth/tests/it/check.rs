@@ -157,7 +157,10 @@ fn problem(
             }),
             ColumnType::Decimal => v.parse::<f64>().is_err(),
             ColumnType::Snomed => {
-                !(6..=18).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit())
+                !(6..=18).contains(&v.len())
+                    || !v.bytes().all(|b| b.is_ascii_digit())
+                    || v.starts_with('0')
+                    || !verhoeff(v)
             }
             _ => false,
         };
@@ -180,4 +183,35 @@ fn problem(
         return Some("nhs_number_spaced");
     }
     None
+}
+
+/// Verhoeff's check over a string of digits (SNOMED CT Release File Specification 6.4.2),
+/// written here apart from phm's own: the position permutations derived from their second
+/// row, the D5 products from the right.
+fn verhoeff(v: &str) -> bool {
+    const D: [[usize; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    let mut f = vec![
+        (0..10).collect::<Vec<usize>>(),
+        vec![1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+    ];
+    for i in 2..8 {
+        let row = (0..10).map(|j| f[i - 1][f[1][j]]).collect();
+        f.push(row);
+    }
+    let mut c = 0;
+    for (i, b) in v.bytes().rev().enumerate() {
+        c = D[c][f[i % 8][usize::from(b - b'0')]];
+    }
+    c == 0
 }

@@ -71,7 +71,7 @@ pub const PATIENT_EXTRACTS: [&str; 9] = [
 /// generator's dates, the programme opt-out code, a small memory limit.
 pub const SET_PIPELINE: &str = "[dates]\nreference_date = \"2025-04-01\"\nextract_date = \"2026-04-01\"\n\n\
     [inputs]\nextracts = \"set/extracts\"\npostcode_lookup = \"set/lookups/postcode_lsoa.csv\"\n\n\
-    [opt_out]\nprogramme_codes = [\"999001000000100\"]\n\n[link]\nmemory_limit_mb = 512\n\n";
+    [opt_out]\nprogramme_codes = [\"999001000000101\"]\n\n[link]\nmemory_limit_mb = 512\n\n";
 
 /// The practices of a synthetic set (its registration files), sorted.
 pub fn practices(set: &Path) -> Vec<String> {

@@ -38,7 +38,7 @@ fn pipeline(dir: &Path, name: &str, extra: &str) -> PathBuf {
         format!(
             "[dates]\nreference_date = \"2025-04-01\"\nextract_date = \"2026-04-01\"\n\n\
              [inputs]\nextracts = \"set/extracts\"\npostcode_lookup = \"set/lookups/postcode_lsoa.csv\"\n\n\
-             [opt_out]\nprogramme_codes = [\"999001000000100\"]\n\n[link]\nmemory_limit_mb = 1024\n{extra}"
+             [opt_out]\nprogramme_codes = [\"999001000000101\"]\n\n[link]\nmemory_limit_mb = 1024\n{extra}"
         ),
     )
     .unwrap();
