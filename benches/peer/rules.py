@@ -124,6 +124,9 @@ class ContractSql:
                     f"AND coalesce(isfinite(TRY_CAST({f} AS DOUBLE)), false))")
         if t == "snomed":
             return f"phm_sctid_ok({f})"
+        if t == "icd10":
+            # phm_contract::icd10: a letter and two digits once dots and spaces are gone.
+            return f"regexp_matches(regexp_replace({f}, '[.\\s]', '', 'g'), '^[A-Za-z][0-9]{{2}}')"
         if t == "ods_code":
             return f"regexp_full_match({f}, '[A-Za-z0-9]{{3,6}}')"
         return None

@@ -13,10 +13,11 @@
 use std::sync::Arc;
 
 use polars_arrow::array::{
-    Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+    Array, DictionaryArray, ListArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema, Field, IntegerType};
+use polars_arrow::offset::OffsetsBuffer;
 use polars_arrow::types::NativeType;
 use polars_parquet::write::Encoding;
 
@@ -37,6 +38,11 @@ enum Out {
     Text(usize),
     /// A provider's record number: its keyed hash.
     Record(usize),
+    /// An ICD-10 code: normalised ([`phm_contract::icd10`]).
+    Icd10(usize),
+    /// ICD-10 codes in one field, split on the separator: a list of normalised codes, those
+    /// that cannot be read left out (and counted).
+    Icd10List(usize),
     Date(usize),
     Int(usize),
     Float(usize),
@@ -64,6 +70,17 @@ pub struct Frame {
     rows: usize,
     reference: Day,
     submitter: String,
+    /// Each contract column's list separator (`;` where it has none).
+    separators: Vec<String>,
+}
+
+/// The type of a list of codes: `LargeList<Utf8View>` (a list of strings to every reader).
+fn code_list_type() -> ArrowDataType {
+    ArrowDataType::LargeList(Box::new(Field::new(
+        "item".into(),
+        ArrowDataType::Utf8View,
+        true,
+    )))
 }
 
 impl Frame {
@@ -97,6 +114,8 @@ impl Frame {
                 }
                 _ => {
                     let (out, dtype) = match c.kind {
+                        ColumnType::Icd10 => (Out::Icd10(i), ArrowDataType::Utf8View),
+                        ColumnType::Icd10List => (Out::Icd10List(i), code_list_type()),
                         ColumnType::Date => (Out::Date(i), ArrowDataType::Date32),
                         ColumnType::Integer => (Out::Int(i), ArrowDataType::Int64),
                         ColumnType::Decimal => (Out::Float(i), ArrowDataType::Float64),
@@ -112,6 +131,11 @@ impl Frame {
             .into_iter()
             .map(|(name, dtype)| (name.into(), Field::new(name.into(), dtype, true)))
             .collect();
+        let separators = contract
+            .columns
+            .iter()
+            .map(|c| c.separator.clone().unwrap_or_else(|| ";".to_owned()))
+            .collect();
         Frame {
             plan,
             schema: Arc::new(schema),
@@ -119,6 +143,7 @@ impl Frame {
             rows: 0,
             reference,
             submitter: submitter.to_owned(),
+            separators,
         }
     }
 
@@ -137,13 +162,15 @@ impl Frame {
         self.rows == 0
     }
 
-    /// Add a valid row.
+    /// Add a valid row; returns the codes of code lists that could not be read and were left
+    /// out, as (contract column, how many).
     pub fn push(
         &mut self,
         row: &Row,
         pseudonymiser: &mut Pseudonymiser<'_>,
         lookup: &PostcodeLookup,
-    ) {
+    ) -> Option<(usize, u64)> {
+        let mut dropped = None;
         let mut columns = self.columns.iter_mut();
         let mut next = || columns.next().expect("one column per output field");
         for out in &self.plan {
@@ -158,6 +185,27 @@ impl Frame {
                     let v = row.field(i);
                     let keyed = (!v.is_empty()).then(|| pseudonymiser.record_id(v));
                     next().text(keyed.as_ref().map(crate::pseudo::Pseudonym::as_str));
+                }
+                Out::Icd10(i) => {
+                    let code = phm_contract::icd10::normalise(row.field(i));
+                    next().text(code.as_ref().map(phm_contract::icd10::Icd10::as_str));
+                }
+                Out::Icd10List(i) => {
+                    let field = row.field(i);
+                    let raw: Vec<&str> = if field.trim().is_empty() {
+                        Vec::new()
+                    } else {
+                        field.split(self.separators[i].as_str()).collect()
+                    };
+                    let codes: Vec<_> = raw
+                        .iter()
+                        .filter_map(|c| phm_contract::icd10::normalise(c))
+                        .collect();
+                    let left_out = (raw.len() - codes.len()) as u64;
+                    if left_out > 0 {
+                        dropped = Some((i, left_out));
+                    }
+                    next().codes(codes.iter().map(phm_contract::icd10::Icd10::as_str));
                 }
                 Out::Date(i) => next().date(row.dates[i]),
                 Out::Int(i) => next().int64(row.field(i).parse().ok()),
@@ -182,6 +230,7 @@ impl Frame {
             }
         }
         self.rows += 1;
+        dropped
     }
 
     /// The collected rows as arrays; the columns start again empty.
@@ -204,6 +253,8 @@ impl Frame {
 /// One output column being filled.
 enum Column {
     Text(Box<Dictionary>),
+    /// A list of strings a row.
+    List(Box<Codes>),
     I32(Numbers<i32>),
     I64(Numbers<i64>),
     F64(Numbers<f64>),
@@ -217,6 +268,14 @@ impl Column {
                 valid: MutableBitmap::with_capacity(rows),
                 ..Dictionary::default()
             })),
+            ArrowDataType::LargeList(_) => Column::List(Box::new(Codes {
+                offsets: {
+                    let mut o = Vec::with_capacity(rows + 1);
+                    o.push(0);
+                    o
+                },
+                values: MutableBinaryViewArray::with_capacity(rows),
+            })),
             ArrowDataType::Int64 => Column::I64(Numbers::with_capacity(rows)),
             ArrowDataType::Float64 => Column::F64(Numbers::with_capacity(rows)),
             _ => Column::I32(Numbers::with_capacity(rows)),
@@ -227,6 +286,13 @@ impl Column {
         match self {
             Column::Text(d) => d.push(v),
             _ => unreachable!("planned as a string column"),
+        }
+    }
+
+    fn codes<'a>(&mut self, codes: impl Iterator<Item = &'a str>) {
+        match self {
+            Column::List(c) => c.push(codes),
+            _ => unreachable!("planned as a list column"),
         }
     }
 
@@ -273,10 +339,33 @@ impl Column {
         let encoding = Encoding::RleDictionary;
         match self {
             Column::Text(d) => d.finish(),
+            Column::List(c) => (c.finish(dtype.clone()), Encoding::Plain),
             Column::I32(n) => (n.finish(dtype.clone()), encoding),
             Column::I64(n) => (n.finish(dtype.clone()), encoding),
             Column::F64(n) => (n.finish(dtype.clone()), encoding),
         }
+    }
+}
+
+/// Lists of strings: every row's values, one after another, and where each row's start.
+struct Codes {
+    offsets: Vec<i64>,
+    values: MutableBinaryViewArray<str>,
+}
+
+impl Codes {
+    fn push<'a>(&mut self, codes: impl Iterator<Item = &'a str>) {
+        for c in codes {
+            self.values.push_value(c);
+        }
+        self.offsets
+            .push(i64::try_from(self.values.len()).unwrap_or(i64::MAX));
+    }
+
+    fn finish(self, dtype: ArrowDataType) -> Box<dyn Array> {
+        let values: Utf8ViewArray = self.values.into();
+        let offsets = OffsetsBuffer::try_from(self.offsets).expect("offsets only grow");
+        ListArray::<i64>::new(dtype, offsets, values.boxed(), None).boxed()
     }
 }
 

@@ -672,6 +672,7 @@ fn process_file(
     let mut seen = LineHashes::with_capacity(usize::try_from(expected_rows).unwrap_or(0));
     let mut keys = UniqueKeys::new(contract);
     let mut quarantine = Quarantine::default();
+    let mut amended = Quarantine::default();
     let batch_rows = usize::try_from(expected_rows).map_or(BATCH, |n| n.clamp(1024, BATCH));
     let mut frame = frame::Frame::new(
         contract,
@@ -730,7 +731,11 @@ fn process_file(
                 if let Some(v) = vault.as_mut() {
                     v.push(&row, &mut pseudonymiser);
                 }
-                frame.push(&row, &mut pseudonymiser, ctx.lookup);
+                if let Some((column, n)) = frame.push(&row, &mut pseudonymiser, ctx.lookup) {
+                    report.codes_dropped += n;
+                    let name = contract.columns[column].name.as_str();
+                    amended.push(line.number, Reason::ValueInvalid, Some(name), line.raw);
+                }
                 report.rows_out += 1;
                 if frame.len() >= BATCH {
                     write_batch(&mut writer, &out_path, &mut frame, &input.rel)?;
@@ -769,6 +774,13 @@ fn process_file(
     }
     if let Some(v) = vault {
         v.seal(ctx, &input.rel)?;
+    }
+    if !amended.is_empty() {
+        let path = ctx
+            .cfg
+            .identifiable
+            .amended_file(&input.extract, &input.submitter);
+        amended.write(&path, &input.rel, &ctx.finish)?;
     }
     if !quarantine.is_empty() {
         let q_path = ctx

@@ -55,6 +55,11 @@ pub struct FileReport {
     pub opted_out: Counts,
     /// Whether `rows_in == rows_out + quarantined + opted_out`.
     pub conservation_holds: bool,
+    /// Codes of code lists (secondary diagnoses) that could not be read and were left out of
+    /// rows written to the pseudonymised zone; those rows are kept as received in the
+    /// identifiable zone's `amended/`.
+    #[serde(default)]
+    pub codes_dropped: u64,
     /// BLAKE3 of everything the file's outputs depend on (`crate::reuse`): a later run
     /// whose file has the same key reuses them.
     #[serde(default)]
@@ -93,6 +98,7 @@ impl FileReport {
             quarantined: Counts::new(),
             opted_out: Counts::new(),
             conservation_holds: false,
+            codes_dropped: 0,
             reuse_key: String::new(),
             reused_from: None,
         }
@@ -130,11 +136,14 @@ pub struct Totals {
     pub quarantined: Counts,
     /// Opted out by reason.
     pub opted_out: Counts,
+    /// Unreadable codes left out of code lists (rows kept; see [`FileReport::codes_dropped`]).
+    pub codes_dropped: u64,
 }
 
 impl Totals {
     fn add(&mut self, r: &FileReport) {
         self.files += 1;
+        self.codes_dropped += r.codes_dropped;
         self.rows_in += r.rows_in;
         self.rows_out += r.rows_out;
         for (k, v) in &r.quarantined {

@@ -81,6 +81,7 @@ impl<'c> Validator<'c> {
                 ColumnType::Code
                 | ColumnType::Integer
                 | ColumnType::Snomed
+                | ColumnType::Icd10
                 | ColumnType::OdsCode => Check::Value,
                 _ => Check::Present,
             })
@@ -252,6 +253,7 @@ fn value_ok(c: &phm_contract::Column, v: &str) -> bool {
             .is_ok_and(|n| c.min.is_none_or(|m| n >= m) && c.max.is_none_or(|m| n <= m)),
         ColumnType::Decimal => decimal_value(v).is_some(),
         ColumnType::Snomed => phm_contract::snomed::sctid_ok(v),
+        ColumnType::Icd10 => phm_contract::icd10::normalise(v).is_some(),
         ColumnType::OdsCode => {
             (3..=6).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
         }

@@ -68,6 +68,8 @@ pub const LOCK: &str = ".lock";
 
 /// An identifiable run's folder of quarantined rows.
 const QUARANTINE: &str = "quarantine";
+/// An identifiable run's folder of rows kept as received where ingest left a value out.
+const AMENDED: &str = "amended";
 /// An identifiable run's folder of practice vaults.
 const VAULT: &str = "vault";
 
@@ -316,6 +318,15 @@ impl IdentifiableRun {
     /// `quarantine/<extract>/<submitter>.parquet`.
     pub fn quarantine_file(&self, extract: &str, submitter: &str) -> PathBuf {
         self.quarantine()
+            .join(extract)
+            .join(format!("{submitter}.parquet"))
+    }
+
+    /// `amended/<extract>/<submitter>.parquet`: rows written to the pseudonymised zone with
+    /// something left out (a secondary diagnosis that cannot be read), kept as received.
+    pub fn amended_file(&self, extract: &str, submitter: &str) -> PathBuf {
+        self.root
+            .join(AMENDED)
             .join(extract)
             .join(format!("{submitter}.parquet"))
     }

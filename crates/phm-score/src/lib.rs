@@ -286,7 +286,8 @@ async fn diagnoses(sources: Sources<'_>, findings: &mut Findings<'_>) -> Result<
     let start = add_months(reference, -months(cfg.comorbidity_months));
     let hfrs_start = add_months(reference, -months(cfg.hfrs_months));
     let sql = format!(
-        "SELECT pseudonym, admission_date > {hfrs} AS recent, primary_diagnosis, secondary_diagnoses \
+        "SELECT pseudonym, admission_date > {hfrs} AS recent, primary_diagnosis, \
+         array_to_string(secondary_diagnoses, ';') AS secondary_diagnoses \
          FROM apc WHERE admission_date > {start} AND admission_date <= {reference}",
         hfrs = date_literal(hfrs_start),
         start = date_literal(start),

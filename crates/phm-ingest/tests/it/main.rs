@@ -2,6 +2,7 @@
 //! independent implementations (Python `blake3`).
 
 mod bad_files;
+mod codes;
 mod keys;
 mod quoting;
 mod rejected;

@@ -38,7 +38,7 @@ for r in apc:
     d = r["admission_date"]
     if not (start5 < d <= ref):
         continue
-    codes = [r["primary_diagnosis"]] + (r["secondary_diagnoses"].split(";") if r["secondary_diagnoses"] else [])
+    codes = [r["primary_diagnosis"]] + list(r["secondary_diagnoses"] or [])
     for c in filter(None, map(norm, codes)):
         rows.append((r["pseudonym"], c))
         if d > start2:

@@ -156,6 +156,17 @@ fn problem(
                 c.min.is_some_and(|m| n < m) || c.max.is_some_and(|m| n > m)
             }),
             ColumnType::Decimal => v.parse::<f64>().is_err(),
+            ColumnType::Icd10 => {
+                // A letter and two digits once dots and spaces are gone.
+                let bare: Vec<char> = v
+                    .chars()
+                    .filter(|c| *c != '.' && !c.is_whitespace())
+                    .collect();
+                !(bare.len() >= 3
+                    && bare[0].is_ascii_alphabetic()
+                    && bare[1].is_ascii_digit()
+                    && bare[2].is_ascii_digit())
+            }
             ColumnType::Snomed => {
                 !(6..=18).contains(&v.len())
                     || !v.bytes().all(|b| b.is_ascii_digit())

@@ -35,6 +35,112 @@ fn keyed_spells(key: &Path) -> BTreeMap<String, String> {
     out
 }
 
+/// A run of pipeline/demo.toml on the committed sample (made once per test binary).
+fn demo_run() -> &'static Path {
+    static RUN: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    let (_, run) = RUN.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = tmp.path().join("k.key");
+        ok(phm().args(["key", "new", "--out"]).arg(&key));
+        let identifiable = crate::common::private_dir(&tmp.path().join("identifiable"));
+        let run = crate::common::run_pipeline(
+            &phm_testkit::repo_root().join("pipeline/demo.toml"),
+            &tmp.path().join("runs"),
+            &identifiable,
+            &key,
+        );
+        (tmp, run)
+    });
+    run
+}
+
+/// An ICD-10 code as written by a feed, normalised apart from phm's own: dots and spaces
+/// gone, upper case, the letter and the digits that follow it (at most four).
+fn normalised(raw: &str) -> Option<String> {
+    let bare: String = raw
+        .chars()
+        .filter(|c| *c != '.' && !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    let mut chars = bare.chars();
+    let letter = chars.next().filter(char::is_ascii_uppercase)?;
+    let digits: String = chars.take_while(char::is_ascii_digit).take(4).collect();
+    (digits.len() >= 2).then(|| format!("{letter}{digits}"))
+}
+
+/// Admitted-care episodes whose secondary diagnoses hold `code`, as the generator's truth
+/// implies for the committed sample: every row of its `apc` files but those its
+/// `truth/defects.csv` says are quarantined and those of patients `truth/opt_outs.csv` says
+/// are opted out (type 1 dissent in force, or a programme opt-out), codes normalised here.
+fn truth_count(code: &str) -> usize {
+    let sample = sample();
+    let defects = std::fs::read_to_string(sample.join("truth/defects.csv")).unwrap();
+    let quarantined: std::collections::BTreeSet<(String, u64)> = defects
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 5 && !f[4].is_empty())
+        .map(|f| (f[0].to_owned(), f[1].parse().unwrap()))
+        .collect();
+    let opt_outs = std::fs::read_to_string(sample.join("truth/opt_outs.csv")).unwrap();
+    let opted_out: std::collections::BTreeSet<String> = opt_outs
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[1] == "dissent" || f[2] == "1")
+        .map(|f| f[0].to_owned())
+        .collect();
+    let mut n = 0;
+    for file in phm_testkit::files_under(&sample.join("extracts/apc"), Some("csv")) {
+        let rel = format!(
+            "extracts/apc/{}",
+            file.file_name().unwrap().to_string_lossy()
+        );
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            if quarantined.contains(&(rel.clone(), i as u64 + 1)) {
+                continue;
+            }
+            let f: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
+            let nhs: String = f[0].chars().filter(char::is_ascii_digit).collect();
+            if opted_out.contains(&nhs) {
+                continue;
+            }
+            if f[9]
+                .split(';')
+                .any(|c| normalised(c).as_deref() == Some(code))
+            {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// `array_has(secondary_diagnoses, 'I500')` in `phm query` and DuckDB's `list_contains` over
+/// the zone's files count what the generator's truth implies, and the primary diagnoses are
+/// normalised (no dots, no fillers, upper case).
+#[test]
+fn secondary_diagnoses_are_lists_that_phm_query_and_duckdb_search_alike() {
+    let run = demo_run();
+    let expected = truth_count("I500");
+    assert!(expected > 5, "{expected}");
+    let phm_count = ok(phm()
+        .args(["query", "--format", "csv", "--run"])
+        .arg(run)
+        .arg("SELECT count(*) AS n FROM apc WHERE array_has(secondary_diagnoses, 'I500')"));
+    assert_eq!(phm_count.trim(), format!("n\n{expected}"));
+    let script = "import sys, duckdb\n\
+        n = duckdb.execute(f\"SELECT count(*) FROM read_parquet('{sys.argv[1]}/pseudonymised/apc/*.parquet') \
+        WHERE list_contains(secondary_diagnoses, 'I500')\").fetchone()[0]\n\
+        bad = duckdb.execute(f\"SELECT count(*) FROM read_parquet('{sys.argv[1]}/pseudonymised/apc/*.parquet') \
+        WHERE NOT regexp_full_match(primary_diagnosis, '[A-Z][0-9]{{2,4}}')\").fetchone()[0]\n\
+        print(n, bad)\n";
+    let duck = phm_testkit::run_oracle(script, &[run]);
+    assert_eq!(duck.trim(), format!("{expected} 0"));
+}
+
 /// The link groups episodes into spells exactly as it did on the trust's own spell ids: the
 /// spine, features and scores of the zone as ingest writes it (keyed spell ids) are
 /// byte-identical to those of a copy whose spell ids are put back in clear.
@@ -119,18 +225,9 @@ fn keyed_spell_ids_leave_spine_features_and_scores_unchanged() {
 /// docs/data-dictionary.md is that output.
 #[test]
 fn the_data_dictionary_lists_every_column_of_every_table_and_the_doc_is_current() {
-    let tmp = tempfile::tempdir().unwrap();
-    let key = tmp.path().join("k.key");
-    ok(phm().args(["key", "new", "--out"]).arg(&key));
     let root = phm_testkit::repo_root();
-    let identifiable = crate::common::private_dir(&tmp.path().join("identifiable"));
-    let run = crate::common::run_pipeline(
-        &root.join("pipeline/demo.toml"),
-        &tmp.path().join("runs"),
-        &identifiable,
-        &key,
-    );
-    let dictionary = ok(phm().args(["query", "--tables", "--run"]).arg(&run));
+    let run = demo_run();
+    let dictionary = ok(phm().args(["query", "--tables", "--run"]).arg(run));
     assert!(
         !dictionary.contains(phm_sql::dictionary::UNDOCUMENTED),
         "a column has no entry in sql/dictionary.toml or its contract:\n{dictionary}"
@@ -143,8 +240,8 @@ fn the_data_dictionary_lists_every_column_of_every_table_and_the_doc_is_current(
         rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
     };
     let mut checked = 0;
-    for file in phm_testkit::files_under(&run, Some("parquet")) {
-        let relative = file.strip_prefix(&run).unwrap();
+    for file in phm_testkit::files_under(run, Some("parquet")) {
+        let relative = file.strip_prefix(run).unwrap();
         let table = match relative.iter().next().and_then(|f| f.to_str()) {
             Some("pseudonymised") => relative
                 .iter()
