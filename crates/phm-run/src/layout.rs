@@ -12,6 +12,7 @@
 //!   .lock
 //! <identifiable root>/                 identifiable zone (0700 / 0600)
 //!   runs/<run id>/quarantine/<extract>/<ODS>.parquet
+//!   runs/<run id>/amended/<extract>/<ODS>.parquet   rows written with a code left out, as received
 //!   audit/
 //!   .lock
 //! ```

@@ -270,3 +270,48 @@ fn the_data_dictionary_lists_every_column_of_every_table_and_the_doc_is_current(
         "docs/data-dictionary.md is out of date\nhint: run scripts/data-dictionary.sh"
     );
 }
+
+/// No spell id of the input, in clear, in any file of a whole run's pseudonymised folder
+/// (extracts, linked tables, scores, risk, aggregates, report, manifests): raw bytes and
+/// every decoded Parquet value. The keyed form is there instead.
+#[test]
+fn no_spell_id_in_clear_reaches_any_file_of_a_run() {
+    let run = demo_run();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k.key");
+    ok(phm().args(["key", "new", "--out"]).arg(&key));
+    let clear: Vec<String> = keyed_spells(&key).into_values().collect();
+    assert!(clear.len() > 500 && clear.iter().all(|s| s.len() >= 6));
+    let clear: std::collections::BTreeSet<String> = clear.into_iter().collect();
+    let mut scanned = 0;
+    for file in phm_testkit::files_under(run, None) {
+        let bytes = std::fs::read(&file).unwrap();
+        let raw = String::from_utf8_lossy(&bytes);
+        let mut values: Vec<String> = Vec::new();
+        if file.extension().is_some_and(|x| x == "parquet") {
+            let batch = phm_sql::read_table(&file).unwrap();
+            for column in batch.columns() {
+                let f = datafusion::arrow::util::display::ArrayFormatter::try_new(
+                    column.as_ref(),
+                    &datafusion::arrow::util::display::FormatOptions::default(),
+                )
+                .unwrap();
+                values.extend((0..batch.num_rows()).map(|i| f.value(i).to_string()));
+            }
+        }
+        for s in &clear {
+            assert!(
+                !raw.contains(s.as_str()),
+                "{}: a spell id in its bytes",
+                file.display()
+            );
+        }
+        assert!(
+            values.iter().all(|v| !clear.contains(v)),
+            "{}: a spell id in its values",
+            file.display()
+        );
+        scanned += 1;
+    }
+    assert!(scanned > 30, "{scanned}");
+}
