@@ -192,18 +192,19 @@ impl Frame {
                 }
                 Out::Icd10List(i) => {
                     let field = row.field(i);
-                    let raw: Vec<&str> = if field.trim().is_empty() {
-                        Vec::new()
-                    } else {
-                        field.split(self.separators[i].as_str()).collect()
-                    };
+                    // Empty pieces (`I10X;`, `;;`) are no codes, not unreadable ones.
+                    let raw: Vec<&str> = field
+                        .split(self.separators[i].as_str())
+                        .filter(|c| !c.trim().is_empty())
+                        .collect();
                     let codes: Vec<_> = raw
                         .iter()
                         .filter_map(|c| phm_contract::icd10::normalise(c))
                         .collect();
                     let left_out = (raw.len() - codes.len()) as u64;
                     if left_out > 0 {
-                        dropped = Some((i, left_out));
+                        let before = dropped.map_or(0, |(_, n)| n);
+                        dropped = Some((dropped.map_or(i, |(c, _)| c), before + left_out));
                     }
                     next().codes(codes.iter().map(phm_contract::icd10::Icd10::as_str));
                 }

@@ -141,7 +141,7 @@ impl Reuse {
 
 /// What ingesting a file wrote, as (in the earlier run, in this run, privacy): its dataset
 /// (every file but the national opt-out list has one), its quarantine when rows were
-/// quarantined, and its practice's vault when it is a registrations file with a recipient.
+/// quarantined, its rows kept as received when codes were left out, and its practice's vault when it is a registrations file with a recipient.
 fn outputs(
     cfg: &IngestConfig,
     from: &EarlierRun,
@@ -162,6 +162,13 @@ fn outputs(
         links.push((
             from.identifiable.quarantine_file(e, s),
             cfg.identifiable.quarantine_file(e, s),
+            Private,
+        ));
+    }
+    if report.codes_dropped > 0 {
+        links.push((
+            from.identifiable.amended_file(e, s),
+            cfg.identifiable.amended_file(e, s),
             Private,
         ));
     }

@@ -471,6 +471,20 @@ impl Pipeline {
     pub fn parse(text: &str, path: &Path) -> Result<Self, PipelineError> {
         let p: Self = toml::from_str(text).map_err(|e| invalid(text, path, &e))?;
         check_engine(&p.link, text, path)?;
+        if let Some(code) = p
+            .opt_out
+            .programme_codes
+            .iter()
+            .find(|c| !phm_contract::snomed::sctid_ok(c))
+        {
+            return Err(PipelineError::Invalid {
+                path: path.to_owned(),
+                line: line_of_key(text, "opt_out", "programme_codes"),
+                key: Some("opt_out.programme_codes".to_owned()),
+                problem: format!("`{code}` is not a SNOMED CT identifier (6 to 18 digits ending in a Verhoeff check digit)"),
+                hint: "copy the code again from its source: ingest quarantines a code with a wrong check digit, so this one could never opt anyone out".to_owned(),
+            });
+        }
         crate::share::check(&p.share, text, path)?;
         Ok(p)
     }
@@ -690,6 +704,17 @@ mod tests {
         Pipeline::parse(text, Path::new("p.toml"))
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_programme_code_without_its_check_digit_is_refused() {
+        let e = err("[opt_out]\nprogramme_codes = [\"999001000000100\"]\n");
+        assert!(
+            e.contains("p.toml:2") && e.contains("`999001000000100`") && e.contains("Verhoeff"),
+            "{e}"
+        );
+        let ok = "[opt_out]\nprogramme_codes = [\"999001000000101\"]\n";
+        assert!(Pipeline::parse(ok, Path::new("p.toml")).is_ok());
     }
 
     #[test]

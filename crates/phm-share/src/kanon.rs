@@ -6,14 +6,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast, filter_record_batch, nullif};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::error::ArrowError;
 use serde::{Deserialize, Serialize};
 
 /// The quasi-identifiers looked for, in the order their cells are suppressed: the most
-/// identifying and least useful first.
-pub const QUASI_IDENTIFIERS: [&str; 6] = [
+/// identifying and least useful first (the IMD decile right after the LSOA it narrows to).
+pub const QUASI_IDENTIFIERS: [&str; 7] = [
     "lsoa_code",
+    "imd_decile",
     "postcode_district",
     "practice_code",
     "age",
@@ -149,20 +150,154 @@ pub fn enforce(
     report.classes = classes;
     report.smallest_class = smallest;
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     for ((_, i), mask) in present.iter().zip(&nulled) {
         if mask.iter().any(|m| *m) {
             columns[*i] = nullif(&columns[*i], &BooleanArray::from(mask.clone()))?;
+            fields[*i] = fields[*i].clone().with_nullable(true);
         }
     }
-    let out = RecordBatch::try_new(schema.clone(), columns)?;
+    let out = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?;
     let out = filter_record_batch(&out, &BooleanArray::from(keep))?;
     Ok((out, report))
+}
+
+/// Enforce k over the tables of one extract that show the recipient's pseudonym, together:
+/// the recipient can join them on it, so what counts is each patient's *profile*, every value
+/// of every quasi-identifier any of its rows in any of these tables shows. Patients whose
+/// profile fewer than k patients share have one quasi-identifier after another suppressed in
+/// all their rows of all the tables (a value nulled in one row and shown in another would be no
+/// suppression), and last their rows are left out. `patients[t]` says whose each row of
+/// `tables[t]` is. One report per table (classes and the smallest are the extract's).
+pub fn enforce_joint(
+    tables: &[RecordBatch],
+    patients: &[ArrayRef],
+    k: u64,
+) -> Result<(Vec<RecordBatch>, Vec<KReport>), ArrowError> {
+    // Per table: the quasi-identifiers it has (name, column) and their texts; whose rows.
+    let present: Vec<Vec<(&str, usize)>> = tables
+        .iter()
+        .map(|t| {
+            QUASI_IDENTIFIERS
+                .iter()
+                .filter_map(|q| t.schema().index_of(q).ok().map(|i| (*q, i)))
+                .collect()
+        })
+        .collect();
+    let mut values: Vec<Vec<Vec<Option<String>>>> = tables
+        .iter()
+        .zip(&present)
+        .map(|(t, p)| p.iter().map(|(_, i)| texts(t.column(*i))).collect())
+        .collect::<Result<_, _>>()?;
+    let owners: Vec<Vec<String>> = patients
+        .iter()
+        .map(|p| {
+            Ok(texts(p)?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect())
+        })
+        .collect::<Result<_, ArrowError>>()?;
+    let mut dropped: HashSet<String> = HashSet::new();
+    let mut nulled: Vec<Vec<Vec<bool>>> = tables
+        .iter()
+        .zip(&present)
+        .map(|(t, p)| vec![vec![false; t.num_rows()]; p.len()])
+        .collect();
+    let profiles = |values: &Vec<Vec<Vec<Option<String>>>>, dropped: &HashSet<String>| {
+        let mut profile: HashMap<&str, BTreeMap<&str, std::collections::BTreeSet<&str>>> =
+            HashMap::new();
+        for (t, rows) in owners.iter().enumerate() {
+            for (r, owner) in rows.iter().enumerate() {
+                if dropped.contains(owner) {
+                    continue;
+                }
+                let entry = profile.entry(owner.as_str()).or_default();
+                for (q, (name, _)) in present[t].iter().enumerate() {
+                    let set = entry.entry(*name).or_default();
+                    if let Some(v) = values[t][q][r].as_deref() {
+                        set.insert(v);
+                    }
+                }
+            }
+        }
+        let mut sizes: HashMap<Vec<(&str, Vec<&str>)>, u64> = HashMap::new();
+        let keyed: HashMap<&str, Vec<(&str, Vec<&str>)>> = profile
+            .into_iter()
+            .map(|(p, m)| {
+                let key: Vec<(&str, Vec<&str>)> = m
+                    .into_iter()
+                    .map(|(q, s)| (q, s.into_iter().collect()))
+                    .collect();
+                *sizes.entry(key.clone()).or_default() += 1;
+                (p, key)
+            })
+            .collect();
+        let small: HashSet<String> = keyed
+            .iter()
+            .filter(|(_, key)| sizes[*key] < k)
+            .map(|(p, _)| (*p).to_owned())
+            .collect();
+        let smallest = sizes.values().copied().min().unwrap_or(0);
+        (small, sizes.len() as u64, smallest)
+    };
+    let mut cells: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); tables.len()];
+    for q in QUASI_IDENTIFIERS {
+        let (small, _, _) = profiles(&values, &dropped);
+        if small.is_empty() {
+            break;
+        }
+        for (t, p) in present.iter().enumerate() {
+            let Some(c) = p.iter().position(|(name, _)| *name == q) else {
+                continue;
+            };
+            for r in 0..owners[t].len() {
+                if small.contains(&owners[t][r]) && values[t][c][r].is_some() {
+                    values[t][c][r] = None;
+                    nulled[t][c][r] = true;
+                    *cells[t].entry(q.to_owned()).or_default() += 1;
+                }
+            }
+        }
+    }
+    let (small, _, _) = profiles(&values, &dropped);
+    dropped.extend(small);
+    let (_, classes, smallest) = profiles(&values, &dropped);
+    let mut out = Vec::new();
+    let mut reports = Vec::new();
+    for (t, table) in tables.iter().enumerate() {
+        let mut columns: Vec<ArrayRef> = table.columns().to_vec();
+        let mut fields: Vec<Field> = table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for ((_, i), mask) in present[t].iter().zip(&nulled[t]) {
+            if mask.iter().any(|m| *m) {
+                columns[*i] = nullif(&columns[*i], &BooleanArray::from(mask.clone()))?;
+                fields[*i] = fields[*i].clone().with_nullable(true);
+            }
+        }
+        let keep: Vec<bool> = owners[t].iter().map(|o| !dropped.contains(o)).collect();
+        let rows_suppressed = keep.iter().filter(|k| !**k).count() as u64;
+        let batch = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?;
+        out.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
+        reports.push(KReport {
+            k,
+            quasi_identifiers: present[t].iter().map(|(q, _)| (*q).to_owned()).collect(),
+            cells_suppressed: std::mem::take(&mut cells[t]),
+            rows_suppressed,
+            classes,
+            smallest_class: smallest,
+        });
+    }
+    Ok((out, reports))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
 
     fn batch(lsoa: &[&str], sex: &[&str]) -> RecordBatch {
@@ -217,6 +352,34 @@ mod tests {
         // Without patients, rows count: three events make a class of 3.
         let (_, r) = enforce(&b, None, 2).unwrap();
         assert!(r.cells_suppressed.is_empty());
+    }
+
+    #[test]
+    fn a_value_suppressed_in_one_row_is_suppressed_in_the_patients_other_rows_and_tables() {
+        // Patient 3 shows LSOA B in two rows of one table and sex M in another table: its
+        // profile (B, M) is unique, so its LSOA goes from both rows, then its sex, then it.
+        let events = batch(
+            &["A", "A", "A", "A", "B", "B"],
+            &["F", "F", "F", "F", "F", "F"],
+        );
+        let events_of = patients(&["1", "1", "2", "4", "3", "3"]);
+        let schema = Arc::new(Schema::new(vec![Field::new("sex", DataType::Utf8, true)]));
+        let people = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(StringArray::from(vec!["F", "F", "M", "F"]))],
+        )
+        .unwrap();
+        let people_of = patients(&["1", "2", "3", "4"]);
+        let (out, reports) = enforce_joint(&[events, people], &[events_of, people_of], 2).unwrap();
+        assert_eq!(
+            reports[0].cells_suppressed["lsoa_code"], 2,
+            "both of patient 3's rows"
+        );
+        assert_eq!(out[0].num_rows(), 4);
+        assert_eq!(out[1].num_rows(), 3);
+        assert_eq!(reports[1].rows_suppressed, 1);
+        // Patients 1, 2 and 4 share (A, F): one class of 3.
+        assert_eq!((reports[0].classes, reports[0].smallest_class), (1, 3));
     }
 
     #[test]

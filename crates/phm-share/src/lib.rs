@@ -298,6 +298,7 @@ async fn share_async(req: &ShareRequest<'_>) -> Result<Shared, ShareError> {
     };
     let partial = PartialDir::create(&req.out, Privacy::Private).map_err(io(&req.out))?;
     let mut tables = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for g in &r.grants {
         let grant_error = |problem: String| ShareError::Grant {
@@ -324,6 +325,14 @@ async fn share_async(req: &ShareRequest<'_>) -> Result<Shared, ShareError> {
             schema: &schema,
             spine: spine.as_ref(),
         };
+        if g.level == GrantLevel::Rows
+            && !aggregates.contains(&g.table)
+            && schema.field_with_name("pseudonym").is_err()
+        {
+            return Err(grant_error(
+                "it holds counts no disclosure control has touched (a back-test's calibration); share the model card, or a table of `publish/aggregates/`".to_owned(),
+            ));
+        }
         let name = match g.level {
             GrantLevel::Rows => g.table.clone(),
             GrantLevel::Aggregates => format!("{}_counts", g.table),
@@ -337,16 +346,25 @@ async fn share_async(req: &ShareRequest<'_>) -> Result<Shared, ShareError> {
             GrantLevel::Rows => grant::rows_sql(g, &source, req.recipient_id)?,
             GrantLevel::Aggregates => grant::counts_sql(g, &source, req.recipient_id)?,
         };
-        let batches = session
-            .sql(&sql)
-            .await?
+        let df = session.sql(&sql).await?;
+        let sql_schema = df.schema().as_arrow().clone();
+        let batches = df
             .collect()
             .await
             .map_err(|e| phm_sql::failed(&g.table, &e))?;
         let record = match g.level {
             GrantLevel::Rows => {
                 let k = (!aggregates.contains(&g.table)).then_some(g.k.unwrap_or(r.k));
-                write_rows(partial.path(), &name, &batches, &pseudonyms, k)?
+                let (table, patients) =
+                    prepare_rows(&name, &schema_of(&sql_schema), &batches, &pseudonyms)?;
+                pending.push(Pending {
+                    at: tables.len(),
+                    name: name.clone(),
+                    table,
+                    patients,
+                    k,
+                });
+                (Vec::new(), 0, None)
             }
             GrantLevel::Aggregates => {
                 write_counts(partial.path(), &name, &g.columns, &batches, req.rule)?
@@ -370,6 +388,10 @@ async fn share_async(req: &ShareRequest<'_>) -> Result<Shared, ShareError> {
             rows: record.1,
             k_anonymity: record.2,
         });
+    }
+    for (at, written) in write_pending(partial.path(), pending)? {
+        let t: &mut SharedTable = &mut tables[at];
+        (t.files, t.rows, t.k_anonymity) = written;
     }
     let manifest = ShareManifest {
         format: FORMAT.to_owned(),
@@ -463,27 +485,38 @@ fn retain_until(today: &str, months: u32) -> String {
 /// `(file names, rows, k report)` of a grant written.
 type Written = (Vec<String>, u64, Option<KReport>);
 
-/// Re-key the pseudonym, enforce k (when `k` is given), order by every column (the recipient's
-/// pseudonym first), and write `<name>.parquet`.
-fn write_rows(
-    dir: &Path,
+/// A row-level grant read and re-keyed, waiting for k-anonymity over the whole extract.
+struct Pending {
+    /// Its place among the manifest's tables.
+    at: usize,
+    /// Its file name without `.parquet`.
+    name: String,
+    /// The granted columns, the pseudonym re-keyed.
+    table: RecordBatch,
+    /// The run's pseudonym of each row, when the table has patients.
+    patients: Option<ArrayRef>,
+    /// Its k (`None`: an aggregate of the run, already under disclosure control).
+    k: Option<u64>,
+}
+
+/// The schema a query's batches have (its own, for a query that returned none).
+fn schema_of(schema: &Schema) -> Arc<Schema> {
+    Arc::new(schema.clone())
+}
+
+/// The grant's rows as one batch: the granted columns, the pseudonym re-keyed; and the run's
+/// pseudonym of each row, apart.
+fn prepare_rows(
     name: &str,
+    schema: &Arc<Schema>,
     batches: &[RecordBatch],
     pseudonyms: &RecipientPseudonyms,
-    k: Option<u64>,
-) -> Result<Written, ShareError> {
+) -> Result<(RecordBatch, Option<ArrayRef>), ShareError> {
     let arrow = |source| ShareError::Arrow {
         table: name.to_owned(),
         source,
     };
-    let Some(first) = batches.first() else {
-        return Err(ShareError::Grant {
-            recipient: String::new(),
-            table: name.to_owned(),
-            problem: "the query returned no schema".to_owned(),
-        });
-    };
-    let table = concat_batches(&first.schema(), batches).map_err(arrow)?;
+    let table = concat_batches(schema, batches).map_err(arrow)?;
     let patients = table.column_by_name(grant::PATIENT).cloned();
     let granted: Vec<usize> = (0..table.num_columns())
         .filter(|&i| table.schema().field(i).name() != grant::PATIENT)
@@ -492,24 +525,59 @@ fn write_rows(
     if let Ok(i) = table.schema().index_of("pseudonym") {
         table = rekey(&table, i, pseudonyms).map_err(arrow)?;
     }
-    let report = match k {
-        Some(k) => {
-            let (t, r) = kanon::enforce(&table, patients.as_ref(), k).map_err(arrow)?;
-            table = t;
-            Some(r)
+    Ok((table, patients))
+}
+
+/// Enforce k and write every row-level grant: tables that show the recipient's pseudonym
+/// together (they can be joined on it), the others each alone.
+fn write_pending(dir: &Path, pending: Vec<Pending>) -> Result<Vec<(usize, Written)>, ShareError> {
+    let arrow = |name: &str| {
+        let name = name.to_owned();
+        move |source| ShareError::Arrow {
+            table: name,
+            source,
         }
-        None => None,
     };
-    let table = sorted(&table).map_err(arrow)?;
-    let file = format!("{name}.parquet");
-    let rows = phm_sql::write_batches(
-        table.schema(),
-        [table],
-        &dir.join(&file),
-        name,
-        phm_sql::published_compression(),
-    )?;
-    Ok((vec![file], rows as u64, report))
+    let linked = |p: &Pending| {
+        p.k.is_some() && p.patients.is_some() && p.table.schema().index_of("pseudonym").is_ok()
+    };
+    let (joint, alone): (Vec<Pending>, Vec<Pending>) = pending.into_iter().partition(linked);
+    let mut ready: Vec<(usize, String, RecordBatch, Option<KReport>)> = Vec::new();
+    if let Some(k) = joint.iter().filter_map(|p| p.k).max() {
+        let tables: Vec<RecordBatch> = joint.iter().map(|p| p.table.clone()).collect();
+        let owners: Vec<ArrayRef> = joint.iter().filter_map(|p| p.patients.clone()).collect();
+        let (out, reports) =
+            kanon::enforce_joint(&tables, &owners, k).map_err(arrow("the extract"))?;
+        for ((p, t), r) in joint.into_iter().zip(out).zip(reports) {
+            ready.push((p.at, p.name, t, Some(r)));
+        }
+    }
+    for p in alone {
+        let (table, report) = match p.k {
+            Some(k) => {
+                let (t, r) =
+                    kanon::enforce(&p.table, p.patients.as_ref(), k).map_err(arrow(&p.name))?;
+                (t, Some(r))
+            }
+            None => (p.table, None),
+        };
+        ready.push((p.at, p.name, table, report));
+    }
+    ready
+        .into_iter()
+        .map(|(at, name, table, report)| {
+            let table = sorted(&table).map_err(arrow(&name))?;
+            let file = format!("{name}.parquet");
+            let rows = phm_sql::write_batches(
+                table.schema(),
+                [table],
+                &dir.join(&file),
+                &name,
+                phm_sql::published_compression(),
+            )?;
+            Ok((at, (vec![file], rows as u64, report)))
+        })
+        .collect()
 }
 
 /// The batch with column `i` (run pseudonyms) replaced by the recipient's pseudonyms.

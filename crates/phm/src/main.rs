@@ -369,9 +369,21 @@ fn contracts() {
                 col.name,
                 format!("{:?}", col.kind).to_lowercase(),
                 req,
-                col.role
+                role_name(col.role)
             );
         }
+    }
+}
+
+/// A privacy role as contracts write it.
+fn role_name(role: phm_contract::PrivacyRole) -> &'static str {
+    use phm_contract::PrivacyRole as R;
+    match role {
+        R::DirectIdentifier => "direct_identifier",
+        R::QuasiIdentifier => "quasi_identifier",
+        R::Organisation => "organisation",
+        R::RecordId => "record_id",
+        R::Clinical => "clinical",
     }
 }
 

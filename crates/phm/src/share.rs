@@ -102,6 +102,9 @@ pub fn share(args: &ShareArgs) -> anyhow::Result<()> {
     };
     let identifiable = IdentifiableRoot::new(identifiable);
     phm_run::atomic::check_private_root(identifiable.path())?;
+    // Held while sharing (queued behind a run, a purge or another share), so nothing
+    // changes either root meanwhile.
+    let _lock = phm_run::RunLock::acquire(&[runs.lock_file(), identifiable.lock_file()], true)?;
     phm_run::atomic::create_dir_all(&identifiable.audit(), phm_run::Privacy::Private)?;
     let audit_log = identifiable.audit().join("share.jsonl");
     let shared = phm_share::share(&phm_share::ShareRequest {

@@ -9,7 +9,7 @@ const APC: &str = "nhs_number,provider_code,local_patient_id,spell_id,episode_nu
 #[test]
 fn diagnoses_are_normalised_an_unreadable_secondary_is_dropped_and_counted() {
     let rows = [
-        "9990001235,RAJ,H1,S1,1,2024-01-02,2024-01-05,21,i50.0,I10X;ZZ9;n18.3",
+        "9990001235,RAJ,H1,S1,1,2024-01-02,2024-01-05,21,i50.0,I10X;ZZ9;;n18.3;",
         "9990001235,RAJ,H1,S2,1,2024-02-02,2024-02-05,11,K35.9,",
         "9990001235,RAJ,H1,S3,1,2024-03-02,2024-03-05,11,??,I10",
     ];

@@ -573,6 +573,50 @@ fn no_identifier_or_record_number_leaks_and_every_extract_meets_its_k() {
             }
         }
     }
+    // Joined on the pseudonym, the council's tables still meet k: each patient's values of
+    // every quasi-identifier across all its rows of all the tables, shared by 5 or more.
+    let mut profiles: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for file in walk(&council) {
+        if file.extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let b = table(&file);
+        if b.column_by_name("pseudonym").is_none() {
+            continue;
+        }
+        let owners = values(&b, "pseudonym");
+        for q in [
+            "lsoa_code",
+            "imd_decile",
+            "postcode_district",
+            "practice_code",
+            "age",
+            "age_band",
+            "sex",
+        ] {
+            if b.column_by_name(q).is_none() {
+                continue;
+            }
+            for (owner, v) in owners.iter().zip(values(&b, q)) {
+                let set = profiles
+                    .entry(owner.clone().unwrap())
+                    .or_default()
+                    .entry(q.to_owned())
+                    .or_default();
+                set.extend(v);
+            }
+        }
+    }
+    let mut classes: BTreeMap<&BTreeMap<String, BTreeSet<String>>, usize> = BTreeMap::new();
+    for p in profiles.values() {
+        *classes.entry(p).or_default() += 1;
+    }
+    assert!(profiles.len() > 50);
+    assert!(
+        classes.values().all(|n| *n >= 5),
+        "{:?}",
+        classes.values().min()
+    );
     // The control: the scan finds a planted spell id.
     let planted = format!("x{}", anywhere.iter().find(|v| v.starts_with('S')).unwrap());
     assert!(anywhere.iter().any(|v| planted.contains(v.as_str())));
@@ -634,6 +678,41 @@ fn a_record_id_grant_an_output_in_a_zone_and_a_wrong_key_are_refused() {
         "{}",
         text(&o.stderr)
     );
+    // A grant whose rows filter matches nobody: an empty table, not an error.
+    let nobody = f.dir.path().join("icb-nobody.toml");
+    std::fs::write(
+        &nobody,
+        pipeline_text(&f.lsoas, 1).replace(&format!("[\"{TRUST}\"]"), "[\"ZZZ\"]"),
+    )
+    .unwrap();
+    let empty = f.dir.path().join("transfer/nobody");
+    let o = share(&nobody, "trust-rxf", &empty);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(table(&empty.join("apc.parquet")).num_rows(), 0);
+    // The back-test's calibration: counts no disclosure control has touched.
+    let calibration = f.dir.path().join("icb-calibration.toml");
+    let text_of = pipeline_text(&f.lsoas, 1);
+    let cut = text_of.find("[share.recipients.trust-rxf]").unwrap();
+    std::fs::write(
+        &calibration,
+        format!(
+            "{}[share.recipients.trust-rxf]\nname = \"T\"\npurpose = \"P\"\nretention_months = 6\n\n\
+             [[share.recipients.trust-rxf.grants]]\ntable = \"calibration\"\ncolumns = [\"grouping\", \"patients\"]\n",
+            &text_of[..cut]
+        ),
+    )
+    .unwrap();
+    let o = share(
+        &calibration,
+        "trust-rxf",
+        &f.dir.path().join("transfer/calibration"),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no disclosure control"),
+        "{}",
+        text(&o.stderr)
+    );
     // Output inside the pseudonymised zone.
     let o = share(&f.pipeline, "trust-rxf", &f.run.join("shared"));
     assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
@@ -675,7 +754,6 @@ fn a_grant_of_each_table_gives_its_columns_and_rows_only() {
         "features",
         "scores",
         "risk",
-        "calibration",
         "age_sex_tier",
         "practice_tier",
     ];
