@@ -209,17 +209,23 @@ pub(crate) fn check(share: &Share, text: &str, path: &Path) -> Result<(), Pipeli
                 "add `[[share.recipients.<id>.grants]]` with `table` and `columns`",
             ));
         }
-        for g in &r.grants {
-            check_grant(g, id, text, path)?;
+        for (n, g) in r.grants.iter().enumerate() {
+            check_grant(g, (id, n), text, path)?;
         }
     }
     Ok(())
 }
 
-fn check_grant(g: &Grant, id: &str, text: &str, path: &Path) -> Result<(), PipelineError> {
+/// Check the `n`-th grant of recipient `id` (errors name a line of that grant's block).
+fn check_grant(
+    g: &Grant,
+    (id, n): (&str, usize),
+    text: &str,
+    path: &Path,
+) -> Result<(), PipelineError> {
     let invalid = |column: &str, problem: String, hint: String| PipelineError::Invalid {
         path: path.to_owned(),
-        line: line_of_value(text, id, column),
+        line: line_of_value(text, (id, n), column),
         key: Some(format!("share.recipients.{id}.grants")),
         problem,
         hint,
@@ -282,16 +288,21 @@ fn line_of(text: &str, id: &str, key: &str) -> Option<usize> {
     None
 }
 
-/// The first line naming `"value"` under the recipient's tables (its grants included).
-fn line_of_value(text: &str, id: &str, value: &str) -> Option<usize> {
-    let prefix = format!("share.recipients.{id}");
+/// The first line naming `"value"` in the `n`-th `[[share.recipients.<id>.grants]]` block
+/// (its inline `rows` table included).
+fn line_of_value(text: &str, (id, n): (&str, usize), value: &str) -> Option<usize> {
+    let header = format!("share.recipients.{id}.grants");
     let quoted = format!("\"{value}\"");
+    let mut seen = 0;
     let mut inside = false;
     for (i, l) in text.lines().enumerate() {
         let t = l.trim();
         if t.starts_with('[') {
             let name = t.trim_matches(|c| c == '[' || c == ']').trim();
-            inside = name == prefix || name.starts_with(&format!("{prefix}."));
+            inside = t.starts_with("[[") && name == header && {
+                seen += 1;
+                seen == n + 1
+            };
         } else if inside
             && (t.contains(&quoted)
                 || t.split_once('=')
@@ -365,6 +376,15 @@ rows = { lsoa_code = ["E01900015"] }
         assert!(e.contains("not a recipient id"), "{e}");
         let e = err(&COUNCIL.replace("rows = {", "level = \"aggregates\"\nrows = {"));
         assert!(e.contains("names `pseudonym`"), "{e}");
+        // In a second grant, the error names the second grant's line, not the first's.
+        let two = format!(
+            "{COUNCIL}\n[[share.recipients.council-ph.grants]]\ntable = \"spine\"\ncolumns = [\"pseudonym\", \"sex\"]\nlevel = \"aggregates\"\n"
+        );
+        let e = err(&two);
+        assert!(
+            e.contains("p.toml:14") && e.contains("names `pseudonym`"),
+            "{e}"
+        );
         let e = err(&COUNCIL.replace(
             "purpose = \"Joint strategic needs assessment\"",
             "purpose = \" \"",
