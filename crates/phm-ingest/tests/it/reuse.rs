@@ -164,3 +164,49 @@ fn a_new_type1_code_in_one_gp_file_removes_the_patient_from_every_dataset() {
     assert_eq!(present(&rerun.out), Vec::<String>::new());
     assert!(m.files.iter().all(FileReport::conserves));
 }
+
+/// A reused file whose rows had an unreadable code left out brings its rows kept as received
+/// (`amended/`) into the new run's identifiable zone, as a full run would write them.
+#[test]
+fn a_reused_file_brings_its_amended_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let apc = "nhs_number,provider_code,local_patient_id,spell_id,episode_number,admission_date,discharge_date,admission_method,primary_diagnosis,secondary_diagnoses\n\
+9990001235,RAJ,H1,S1,1,2024-01-02,2024-01-05,21,I500,I10X;ZZ9\n";
+    let events = |value: &str| {
+        format!(
+            "nhs_number,practice_code,event_date,snomed_concept_id,numeric_value\n9990001235,A81001,2024-01-02,271649006,{value}\n"
+        )
+    };
+    let first = set_of(
+        &tmp.path().join("first"),
+        &[
+            ("apc/RAJ.csv", apc.as_bytes()),
+            ("gp_events/A81001.csv", events("140").as_bytes()),
+        ],
+    );
+    let a = config(&first, &tmp.path().join("a"));
+    let m = ingest_committed(&a, &key(0x11)).unwrap();
+    assert_eq!(m.totals.codes_dropped, 1);
+    // Next month only the GP file changes.
+    let second = set_of(
+        &tmp.path().join("second"),
+        &[
+            ("apc/RAJ.csv", apc.as_bytes()),
+            ("gp_events/A81001.csv", events("150").as_bytes()),
+        ],
+    );
+    let mut b = config(&second, &tmp.path().join("b"));
+    b.earlier = vec![EarlierRun {
+        id: "a".to_owned(),
+        out: a.out.clone(),
+        identifiable: a.identifiable.clone(),
+    }];
+    let m = ingest_committed(&b, &key(0x11)).unwrap();
+    let apc_report = m.files.iter().find(|f| f.extract == "apc").unwrap();
+    assert_eq!(apc_report.reused_from.as_deref(), Some("a"));
+    assert_eq!(apc_report.codes_dropped, 1);
+    assert_eq!(
+        std::fs::read(b.identifiable.amended_file("apc", "RAJ")).unwrap(),
+        std::fs::read(a.identifiable.amended_file("apc", "RAJ")).unwrap()
+    );
+}
