@@ -90,6 +90,31 @@ fn class_sizes(
     )
 }
 
+/// `batch` with the cells `nulled` marks (per quasi-identifier in `present`) set to null,
+/// those columns made nullable, and only the rows `keep` marks.
+fn suppressed(
+    batch: &RecordBatch,
+    present: &[(&str, usize)],
+    nulled: &[Vec<bool>],
+    keep: Vec<bool>,
+) -> Result<RecordBatch, ArrowError> {
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    for ((_, i), mask) in present.iter().zip(nulled) {
+        if mask.iter().any(|m| *m) {
+            columns[*i] = nullif(&columns[*i], &BooleanArray::from(mask.clone()))?;
+            fields[*i] = fields[*i].clone().with_nullable(true);
+        }
+    }
+    let out = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?;
+    filter_record_batch(&out, &BooleanArray::from(keep))
+}
+
 /// Enforce k on `batch`: `patients` (the run's pseudonym of each row, when the table has
 /// patients) says whose each row is, so a class counts patients, not events.
 pub fn enforce(
@@ -149,16 +174,7 @@ pub fn enforce(
     let (_, classes, smallest) = class_sizes(&qi, patients.as_deref(), &keep);
     report.classes = classes;
     report.smallest_class = smallest;
-    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    for ((_, i), mask) in present.iter().zip(&nulled) {
-        if mask.iter().any(|m| *m) {
-            columns[*i] = nullif(&columns[*i], &BooleanArray::from(mask.clone()))?;
-            fields[*i] = fields[*i].clone().with_nullable(true);
-        }
-    }
-    let out = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?;
-    let out = filter_record_batch(&out, &BooleanArray::from(keep))?;
+    let out = suppressed(batch, &present, &nulled, keep)?;
     Ok((out, report))
 }
 
@@ -266,23 +282,9 @@ pub fn enforce_joint(
     let mut out = Vec::new();
     let mut reports = Vec::new();
     for (t, table) in tables.iter().enumerate() {
-        let mut columns: Vec<ArrayRef> = table.columns().to_vec();
-        let mut fields: Vec<Field> = table
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        for ((_, i), mask) in present[t].iter().zip(&nulled[t]) {
-            if mask.iter().any(|m| *m) {
-                columns[*i] = nullif(&columns[*i], &BooleanArray::from(mask.clone()))?;
-                fields[*i] = fields[*i].clone().with_nullable(true);
-            }
-        }
         let keep: Vec<bool> = owners[t].iter().map(|o| !dropped.contains(o)).collect();
         let rows_suppressed = keep.iter().filter(|k| !**k).count() as u64;
-        let batch = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)?;
-        out.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
+        out.push(suppressed(table, &present[t], &nulled[t], keep)?);
         reports.push(KReport {
             k,
             quasi_identifiers: present[t].iter().map(|(q, _)| (*q).to_owned()).collect(),

@@ -356,7 +356,7 @@ async fn share_async(req: &ShareRequest<'_>) -> Result<Shared, ShareError> {
             GrantLevel::Rows => {
                 let k = (!aggregates.contains(&g.table)).then_some(g.k.unwrap_or(r.k));
                 let (table, patients) =
-                    prepare_rows(&name, &schema_of(&sql_schema), &batches, &pseudonyms)?;
+                    prepare_rows(&name, &Arc::new(sql_schema), &batches, &pseudonyms)?;
                 pending.push(Pending {
                     at: tables.len(),
                     name: name.clone(),
@@ -497,11 +497,6 @@ struct Pending {
     patients: Option<ArrayRef>,
     /// Its k (`None`: an aggregate of the run, already under disclosure control).
     k: Option<u64>,
-}
-
-/// The schema a query's batches have (its own, for a query that returned none).
-fn schema_of(schema: &Schema) -> Arc<Schema> {
-    Arc::new(schema.clone())
 }
 
 /// The grant's rows as one batch: the granted columns, the pseudonym re-keyed; and the run's

@@ -167,6 +167,24 @@ struct Settings {
     sql_dir: Option<PathBuf>,
 }
 
+/// A path from its flag, else from the pipeline definition's `key` (`outputs.runs`), else an
+/// error saying how to give it.
+pub(crate) fn flag_or_pipeline(
+    flag: Option<&Path>,
+    def: Option<&Path>,
+    what: &str,
+    key: &str,
+    pipeline: &Path,
+) -> anyhow::Result<PathBuf> {
+    flag.or(def).map(Path::to_path_buf).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no {what}\nhint: pass `--{}` or set `{key}` in `{}`",
+            key.rsplit('.').next().unwrap_or(key),
+            pipeline.display()
+        )
+    })
+}
+
 fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     let p = Pipeline::load(&args.pipeline)?;
     // Before anything is ingested: the engine must be in this build, and a cluster must
@@ -181,13 +199,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     let pipeline_bytes = std::fs::read(&args.pipeline)
         .with_context(|| format!("cannot read `{}`", args.pipeline.display()))?;
     let need = |flag: &Option<PathBuf>, def: &Option<PathBuf>, what: &str, key: &str| {
-        flag.clone().or_else(|| def.clone()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "no {what}\nhint: pass `--{}` or set `{key}` in `{}`",
-                key.rsplit('.').next().unwrap_or(key),
-                args.pipeline.display()
-            )
-        })
+        flag_or_pipeline(flag.as_deref(), def.as_deref(), what, key, &args.pipeline)
     };
     let runs = need(&args.runs, &p.outputs.runs, "runs root", "outputs.runs")?;
     let identifiable = need(

@@ -83,14 +83,21 @@ pub fn share(args: &ShareArgs) -> anyhow::Result<()> {
                 .join(", "),
         )
     })?;
-    let runs = args.runs.clone().or(p.outputs.runs.clone()).context(
-        "no runs root\nhint: pass `--runs` or set `[outputs] runs` in the pipeline definition",
+    let need = |flag: &Option<PathBuf>, def: &Option<PathBuf>, what: &str, key: &str| {
+        crate::run::flag_or_pipeline(flag.as_deref(), def.as_deref(), what, key, pipeline)
+    };
+    let runs = need(&args.runs, &p.outputs.runs, "runs root", "outputs.runs")?;
+    let identifiable = need(
+        &args.identifiable,
+        &p.outputs.identifiable,
+        "identifiable root (its audit log records the share)",
+        "outputs.identifiable",
     )?;
-    let identifiable = args.identifiable.clone().or(p.outputs.identifiable.clone()).context(
-        "no identifiable root for the audit log\nhint: pass `--identifiable` or set `[outputs] identifiable`",
-    )?;
-    let key = args.key.clone().or(p.inputs.key.clone()).context(
-        "no pseudonymisation key\nhint: pass `--key` or set `[inputs] key` in the pipeline definition",
+    let key = need(
+        &args.key,
+        &p.inputs.key,
+        "pseudonymisation key",
+        "inputs.key",
     )?;
     let key = PseudonymKey::load(&key)?;
     let runs = RunsRoot::new(runs);
@@ -117,9 +124,7 @@ pub fn share(args: &ShareArgs) -> anyhow::Result<()> {
         audit_log: audit_log.clone(),
         user: user.clone(),
         today: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        settings: phm_sql::SessionSettings::with_memory_limit(
-            p.link.memory_limit_mb.saturating_mul(1024 * 1024),
-        ),
+        settings: crate::link::session(&p),
     })
     .with_context(|| format!("cannot share run `{run_id}` with `{id}`"))?;
     let m = &shared.manifest;
