@@ -193,7 +193,7 @@ async fn write_sorted(df: DataFrame, dest: &Path, step: &str) -> Result<usize, L
 
     let fail = |e: &dyn std::fmt::Display| LinkError::Sql(failed(step, e));
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await.map_err(engine(step))?;
+    let batches = phm_sql::collect_compact(df, step).await?;
     let table = concat_batches(&schema, &batches).map_err(|e| fail(&e))?;
     drop(batches);
     let key = table

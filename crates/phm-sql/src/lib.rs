@@ -34,8 +34,8 @@ pub use crate::cluster::{Engine, connect};
 pub use crate::extracts::{extract_tables, register_extracts};
 pub use crate::params::{Dates, add_months, bind, date_literal};
 pub use crate::parquet::{
-    BATCH_ROWS, ROW_GROUP_ROWS, parquet_rows, published_compression, read_columns, read_table,
-    write_batches, write_parquet_with, write_single_parquet,
+    BATCH_ROWS, ROW_GROUP_ROWS, collect_compact, parquet_rows, published_compression, read_columns,
+    read_table, write_batches, write_parquet_with, write_single_parquet,
 };
 pub use crate::session::{DEFAULT_MEMORY_LIMIT, SessionSettings, block_on, cores, session};
 pub use crate::steps::{BUILTIN_SQL, mentions, sql_files, sql_steps, strip_comments, table_name};
