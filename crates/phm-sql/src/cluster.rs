@@ -176,6 +176,7 @@ mod ballista {
             grpc_max_decoding_message_size: MAX_MESSAGE as u32,
             grpc_max_encoding_message_size: MAX_MESSAGE as u32,
             print_thread_info: false,
+            override_execution_engine: Some(Arc::new(crate::compact::CompactingEngine::default())),
             ..ExecutorProcessConfig::default()
         };
         start_executor_process(Arc::new(config))

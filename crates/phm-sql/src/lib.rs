@@ -20,6 +20,7 @@
 //! query` write, create, set or read anything but the run's tables.
 
 pub mod cluster;
+mod compact;
 pub mod dictionary;
 mod extracts;
 mod params;
@@ -31,6 +32,7 @@ mod steps;
 use std::path::PathBuf;
 
 pub use crate::cluster::{Engine, connect};
+pub use crate::compact::compact_views;
 pub use crate::extracts::{extract_tables, register_extracts};
 pub use crate::params::{Dates, add_months, bind, date_literal};
 pub use crate::parquet::{
