@@ -198,6 +198,75 @@ mod executor {
             Ok(Box::pin(RecordBatchStreamAdapter::new(schema, compacted)))
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use ballista_core::execution_plans::ShuffleWriterExec;
+        use datafusion::arrow::array::{RecordBatch, StringViewArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::datasource::memory::MemorySourceConfig;
+        use datafusion::prelude::SessionContext;
+
+        use super::*;
+
+        /// The bytes of the shuffle file one engine writes for 64 slices of one view column.
+        async fn shuffle_bytes(engine: &dyn ExecutionEngine, dir: &std::path::Path) -> u64 {
+            let rows = 20_000;
+            let text = (0..rows).map(|i: u32| blake3::hash(&i.to_le_bytes()).to_hex().to_string());
+            let whole = StringViewArray::from_iter_values(text);
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                "s",
+                DataType::Utf8View,
+                false,
+            )]));
+            let slices: Vec<RecordBatch> = (0..rows as usize)
+                .step_by(315)
+                .map(|at| {
+                    let column = whole.slice(at, 315.min(rows as usize - at));
+                    RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(column)]).unwrap()
+                })
+                .collect();
+            let input = MemorySourceConfig::try_new_exec(&[slices], schema, None).unwrap();
+            let work = dir.display().to_string();
+            let writer =
+                ShuffleWriterExec::try_new(JobId::new("job"), 1, input, work.clone()).unwrap();
+            let stage = engine
+                .create_query_stage_exec(
+                    JobId::new("job"),
+                    1,
+                    0,
+                    vec![0],
+                    Arc::new(writer),
+                    &work,
+                    &SessionConfig::new(),
+                )
+                .unwrap();
+            let written = stage
+                .execute_query_stage(0, SessionContext::new().task_ctx())
+                .await
+                .unwrap();
+            assert_eq!(written.iter().map(|p| p.num_rows).sum::<u64>(), 20_000);
+            written.iter().map(|p| p.num_bytes).sum()
+        }
+
+        #[test]
+        fn a_stage_writes_each_string_once() {
+            let tmp = tempfile::tempdir().unwrap();
+            let (ours, theirs) = crate::block_on(async {
+                let ours = shuffle_bytes(&CompactingEngine::default(), &tmp.path().join("a")).await;
+                let theirs =
+                    shuffle_bytes(&DefaultExecutionEngine::new(), &tmp.path().join("b")).await;
+                Ok::<_, crate::SqlError>((ours, theirs))
+            })
+            .unwrap();
+            // 20,000 hashes of 64 characters: 1.6 MB with their views, whatever the codec.
+            assert!(ours < 2_000_000, "compacted: {ours} bytes");
+            assert!(
+                theirs > 20 * ours,
+                "Ballista's own engine wrote {theirs} bytes"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
