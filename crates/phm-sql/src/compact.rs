@@ -6,7 +6,7 @@
 //! Ballista executor uses for its shuffle files and its Flight answers, writes every buffer a
 //! view array holds (arrow-ipc 59, `write_array_data`). At 1M patients one partition of
 //! `03_activity.sql` crossed the network about 60 times over. [`compact_views`] copies the
-//! strings of a sparse view column into buffers of their own, as arrow's coalescer does.
+//! strings of a sparse view column into buffers of their own.
 
 use std::sync::Arc;
 
@@ -64,21 +64,30 @@ pub(crate) use executor::CompactingEngine;
 
 #[cfg(feature = "ballista")]
 mod executor {
+    use std::collections::HashMap;
     use std::fmt;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+    use ballista_core::client::BallistaClient;
+    use ballista_core::client_pool::{BallistaClientPool, PooledClient};
+    use ballista_core::extension::BallistaConfigGrpcEndpoint;
+    use ballista_core::utils::GrpcClientConfig;
 
     use ballista_core::JobId;
+    use ballista_core::execution_plans::{RuntimeStatsExec, preserves_distribution};
     use ballista_executor::execution_engine::{
         DefaultExecutionEngine, ExecutionEngine, QueryStageExecutor,
     };
+    use datafusion::common::Statistics;
     use datafusion::common::tree_node::TreeNodeRecursion;
     use datafusion::error::{DataFusionError, Result};
     use datafusion::execution::{SendableRecordBatchStream, TaskContext};
     use datafusion::physical_expr::PhysicalExpr;
+    use datafusion::physical_plan::execution_plan::CardinalityEffect;
     use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
     use datafusion::physical_plan::{
-        ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties,
-        ReplaceChildrenOptions,
+        ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan,
+        PlanProperties, ReplaceChildrenOptions, StatisticsArgs,
     };
     use datafusion::prelude::SessionConfig;
     use futures::StreamExt as _;
@@ -87,9 +96,80 @@ mod executor {
 
     /// Ballista's own engine, with every stage's output compacted before its shuffle writer
     /// writes it: shuffle files, and the results a client fetches, then carry each string
-    /// once.
-    #[derive(Default)]
+    /// once. Shuffle fetches from other executors reuse connections ([`Connections`]).
     pub(crate) struct CompactingEngine(DefaultExecutionEngine);
+
+    impl Default for CompactingEngine {
+        fn default() -> Self {
+            CompactingEngine(DefaultExecutionEngine::with_client_pool(Arc::new(
+                Connections::default(),
+            )))
+        }
+    }
+
+    /// Idle connections to other executors, by address and settings. Ballista 55 keeps its own
+    /// pool private to its executor process; this one hands a fetch an idle connection or a
+    /// new one, takes it back when the fetch is done, and forgets one the fetch discarded
+    /// after a transport error. Executors are few, so idle connections are kept until the
+    /// executor stops.
+    #[derive(Default)]
+    struct Connections(Arc<Mutex<HashMap<Address, Vec<BallistaClient>>>>);
+
+    impl fmt::Debug for Connections {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let idle: usize = self.idle().values().map(Vec::len).sum();
+            write!(f, "Connections {{ idle: {idle} }}")
+        }
+    }
+
+    type Address = (String, u16, GrpcClientConfig);
+
+    #[async_trait::async_trait]
+    impl BallistaClientPool for Connections {
+        async fn acquire(
+            &self,
+            host: &str,
+            port: u16,
+            config: &GrpcClientConfig,
+            customize_endpoint: Option<Arc<BallistaConfigGrpcEndpoint>>,
+        ) -> ballista_core::error::Result<PooledClient> {
+            let address: Address = (host.to_owned(), port, config.clone());
+            let idle = self.idle().get_mut(&address).and_then(Vec::pop);
+            let client = match idle {
+                Some(client) => client,
+                None => {
+                    BallistaClient::try_new(
+                        host,
+                        port,
+                        config.max_message_size,
+                        config.use_tls,
+                        customize_endpoint,
+                        config.io_retries_times,
+                        config.io_retry_wait_time_ms,
+                        config.initial_connection_window_size,
+                        config.initial_stream_window_size,
+                    )
+                    .await?
+                }
+            };
+            let pool = Arc::clone(&self.0);
+            let give_back = move |client| {
+                let mut idle = pool.lock().unwrap_or_else(PoisonError::into_inner);
+                idle.entry(address).or_default().push(client);
+            };
+            Ok(PooledClient::new(client, Box::new(give_back)))
+        }
+
+        async fn evict_idle(&self) {
+            self.idle().clear();
+        }
+    }
+
+    impl Connections {
+        fn idle(&self) -> MutexGuard<'_, HashMap<Address, Vec<BallistaClient>>> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
 
     impl ExecutionEngine for CompactingEngine {
         fn create_query_stage_exec(
@@ -107,11 +187,8 @@ mod executor {
                     "a stage's shuffle writer has one input".to_owned(),
                 ));
             };
-            let compacted: Arc<dyn ExecutionPlan> = Arc::new(CompactViewsExec {
-                input: Arc::clone(input),
-            });
             let plan = Arc::clone(&plan).replace_children(
-                vec![compacted],
+                vec![with_compaction(Arc::clone(input))?],
                 ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
             )?;
             self.0.create_query_stage_exec(
@@ -124,6 +201,45 @@ mod executor {
                 config,
             )
         }
+    }
+
+    /// A writer's input with [`CompactViewsExec`] put in: right under the writer, or under the
+    /// lowest runtime-statistics tap of the chain below it, where Ballista's executor still
+    /// finds every tap (it walks down from the writer through the nodes it knows, and stops at
+    /// any other).
+    fn with_compaction(input: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        let children = input.children();
+        let [child] = children.as_slice() else {
+            return Ok(compacted(input));
+        };
+        if !taps_below(&input) {
+            return Ok(compacted(input));
+        }
+        let child = if input.downcast_ref::<RuntimeStatsExec>().is_some() && !taps_below(child) {
+            compacted(Arc::clone(child))
+        } else {
+            with_compaction(Arc::clone(child))?
+        };
+        input.replace_children(
+            vec![child],
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    /// Whether a runtime-statistics tap is at or below a node, on the chain Ballista's
+    /// executor walks.
+    fn taps_below(plan: &Arc<dyn ExecutionPlan>) -> bool {
+        if plan.downcast_ref::<RuntimeStatsExec>().is_none()
+            && !preserves_distribution(plan.as_ref())
+        {
+            return false;
+        }
+        plan.downcast_ref::<RuntimeStatsExec>().is_some()
+            || matches!(plan.children().as_slice(), [child] if taps_below(child))
+    }
+
+    fn compacted(input: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        Arc::new(CompactViewsExec { input })
     }
 
     /// Its input's batches, each through [`compact_views`]; otherwise the input itself
@@ -156,6 +272,33 @@ mod executor {
             vec![true]
         }
 
+        fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+            vec![false]
+        }
+
+        fn cardinality_effect(&self) -> CardinalityEffect {
+            CardinalityEffect::Equal
+        }
+
+        fn supports_limit_pushdown(&self) -> bool {
+            true
+        }
+
+        fn statistics_from_inputs(
+            &self,
+            input_stats: &[Arc<Statistics>],
+            _args: &StatisticsArgs,
+        ) -> Result<Arc<Statistics>> {
+            Ok(Arc::clone(&input_stats[0]))
+        }
+
+        fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+            vec![ChildStats::At(partition)]
+        }
+
+        // No `metrics`: the scheduler checks a task's metrics against its own plan's nodes,
+        // which do not include this one.
+
         fn apply_expressions(
             &self,
             _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
@@ -165,12 +308,15 @@ mod executor {
 
         fn replace_children(
             self: Arc<Self>,
-            mut children: Vec<Arc<dyn ExecutionPlan>>,
+            children: Vec<Arc<dyn ExecutionPlan>>,
             _options: ReplaceChildrenOptions,
         ) -> Result<Arc<dyn ExecutionPlan>> {
-            Ok(Arc::new(CompactViewsExec {
-                input: children.swap_remove(0),
-            }))
+            let Ok([input]) = <[_; 1]>::try_from(children) else {
+                return Err(DataFusionError::Internal(
+                    "CompactViewsExec has one input".to_owned(),
+                ));
+            };
+            Ok(compacted(input))
         }
 
         fn with_new_children(
@@ -247,6 +393,35 @@ mod executor {
                 .unwrap();
             assert_eq!(written.iter().map(|p| p.num_rows).sum::<u64>(), 20_000);
             written.iter().map(|p| p.num_bytes).sum()
+        }
+
+        /// The names of a single-child chain of nodes, from the top.
+        fn chain(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+            let mut names = vec![plan.name().to_owned()];
+            if let [child] = plan.children().as_slice() {
+                names.extend(chain(child));
+            }
+            names
+        }
+
+        #[test]
+        fn compaction_goes_under_the_writer_or_under_its_statistics_taps() {
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                "s",
+                DataType::Utf8View,
+                false,
+            )]));
+            let source: Arc<dyn ExecutionPlan> =
+                MemorySourceConfig::try_new_exec(&[vec![]], schema, None).unwrap();
+            let plain = with_compaction(Arc::clone(&source)).unwrap();
+            assert_eq!(chain(&plain), ["CompactViewsExec", "DataSourceExec"]);
+            let tap: Arc<dyn ExecutionPlan> =
+                Arc::new(RuntimeStatsExec::try_new(Arc::clone(&source), None).unwrap());
+            let tapped = with_compaction(tap).unwrap();
+            assert_eq!(
+                chain(&tapped),
+                ["RuntimeStatsExec", "CompactViewsExec", "DataSourceExec"]
+            );
         }
 
         #[test]
