@@ -17,46 +17,42 @@ use datafusion::arrow::error::ArrowError;
 /// A batch whose view columns hold at most twice the bytes their strings need (others as
 /// they are). Values are unchanged; only where they are kept.
 pub fn compact_views(batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
-    if !batch.columns().iter().any(|c| is_sparse(c.as_ref())) {
+    let mut columns = batch.columns().to_vec();
+    let mut changed = false;
+    for column in &mut columns {
+        if let Some(compacted) = compacted_column(column.as_ref()) {
+            *column = compacted;
+            changed = true;
+        }
+    }
+    if !changed {
         return Ok(batch);
     }
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|column| match column.data_type() {
-            DataType::Utf8View if is_sparse(column.as_ref()) => {
-                Arc::new(column.as_string_view().gc()) as ArrayRef
-            }
-            DataType::BinaryView if is_sparse(column.as_ref()) => {
-                Arc::new(column.as_binary_view().gc()) as ArrayRef
-            }
-            _ => Arc::clone(column),
-        })
-        .collect();
     RecordBatch::try_new(batch.schema(), columns)
 }
 
-/// Whether a view column's data buffers hold more than twice the bytes its strings use.
-fn is_sparse(column: &dyn Array) -> bool {
-    let (held, used) = match column.data_type() {
+/// A view column's strings in buffers of their own, when its data buffers hold more than
+/// twice the bytes its strings use; `None` for any other column.
+fn compacted_column(column: &dyn Array) -> Option<ArrayRef> {
+    match column.data_type() {
         DataType::Utf8View => {
             let a = column.as_string_view();
-            (held(a.data_buffers()), a.total_buffer_bytes_used())
+            sparse(a.data_buffers(), a.total_buffer_bytes_used()).then(|| Arc::new(a.gc()) as _)
         }
         DataType::BinaryView => {
             let a = column.as_binary_view();
-            (held(a.data_buffers()), a.total_buffer_bytes_used())
+            sparse(a.data_buffers(), a.total_buffer_bytes_used()).then(|| Arc::new(a.gc()) as _)
         }
-        _ => return false,
-    };
-    held > 2 * used
+        _ => None,
+    }
 }
 
-fn held(buffers: &[datafusion::arrow::buffer::Buffer]) -> usize {
-    buffers
+fn sparse(buffers: &[datafusion::arrow::buffer::Buffer], used: usize) -> bool {
+    let held: usize = buffers
         .iter()
         .map(datafusion::arrow::buffer::Buffer::len)
-        .sum()
+        .sum();
+    held > 2 * used
 }
 
 #[cfg(feature = "ballista")]

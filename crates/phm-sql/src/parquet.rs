@@ -62,7 +62,9 @@ pub async fn write_parquet_with(
 /// keeps alive every buffer its views point into: on a Ballista cluster each batch of a few
 /// hundred rows arrives with the whole Flight message it was cut from (about 5 MB), so a 60 MB
 /// table held 3 GB. Batches pass through arrow's coalescer as they arrive, which copies the
-/// strings of a sparse view array into buffers of its own.
+/// strings of a sparse view array into buffers of its own, and every other column too, so no
+/// batch keeps alive the message it was decoded from ([`crate::compact_views`] compacts only
+/// the view columns, which is what matters for what an executor writes).
 pub async fn collect_compact(df: DataFrame, step: &str) -> Result<Vec<RecordBatch>, SqlError> {
     let mut stream = df.execute_stream().await.map_err(engine(step))?;
     // The stream's own schema: the coalescer trusts it for every batch's types.
