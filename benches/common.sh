@@ -45,33 +45,41 @@ synth_set() {
   "$bin" key new --out "$tmp/bench.key" >/dev/null
 }
 
-# set_cache SEED: where the cached synthetic set of $patients patients and SEED lives. It is not
-# tied to the generator's version: remove $HOME/.cache/phm-bench after changing the generator.
+# set_cache SEED [gz]: where the cached synthetic set of $patients patients and SEED lives (with
+# `gz`, the one whose extracts are gzip-compressed). It is not tied to the generator's version:
+# remove $HOME/.cache/phm-bench after changing the generator.
 set_cache() {
-  echo "$HOME/.cache/phm-bench/synth-$patients-$1"
+  echo "$HOME/.cache/phm-bench/synth-$patients-$1${2:+-$2}"
 }
 
-# cached_set SEED: the synthetic set of $patients patients and SEED (default defect rate) in
-# $(set_cache SEED), generated if absent, after checking the disk has 2.5 times its size free
-# (about 4.8 GB of CSV per million patients, measured at 50,000).
+# Disk a set needs per million patients, in KB: its extracts (4.6 GB of CSV, 0.82 GB gzip-compressed,
+# measured at 100,000 and 1M), and the outputs a bench keeps while it runs (one run's outputs
+# at a time, about 1 GB).
+set_kb_per_million() { [[ ${1:-} == gz ]] && echo 820000 || echo 4600000; }
+work_kb_per_million=1000000
+
+# cached_set SEED [gz]: the synthetic set of $patients patients and SEED (default defect rate) in
+# $(set_cache SEED [gz]), generated if absent (`phm synth`, with `--gzip` for gz), after checking
+# the disk has room for it and for the outputs a bench writes.
 cached_set() {
   local cache need_kb avail_kb
-  cache=$(set_cache "$1")
+  cache=$(set_cache "$@")
   if [[ -f $cache/.complete ]]; then
     echo "reusing the synthetic set in $cache"
     return
   fi
   mkdir -p "$(dirname "$cache")"
-  need_kb=$(awk -v p="$patients" 'BEGIN { printf "%d", 4.8e6 * p / 1e6 * 2.5 }')
+  need_kb=$(awk -v p="$patients" -v s="$(set_kb_per_million "${2:-}")" -v w="$work_kb_per_million" \
+    'BEGIN { printf "%d", (s + w) * p / 1e6 }')
   avail_kb=$(df -Pk "$(dirname "$cache")" | awk 'NR == 2 { print $4 }')
   if ((avail_kb < need_kb)); then
-    echo "refusing to generate: $patients patients need about $((need_kb / 2500)) MB of CSV, and 2.5 times that" \
-      "($((need_kb / 1000)) MB) free; $(dirname "$cache") has $((avail_kb / 1000)) MB free" >&2
+    echo "refusing to generate: $patients patients need about $((need_kb / 1000)) MB free for the set" \
+      "and the outputs; $(dirname "$cache") has $((avail_kb / 1000)) MB free" >&2
     exit 1
   fi
-  echo "generating $patients patients (seed $1, $practices practices) into $cache"
+  echo "generating $patients patients (seed $1, $practices practices${2:+, gzip-compressed}) into $cache"
   rm -rf "$cache.partial"
-  "$bin" synth --patients "$patients" --practices "$practices" --seed "$1" --out "$cache.partial" >/dev/null
+  "$bin" synth --patients "$patients" --practices "$practices" --seed "$1" ${2:+--gzip} --out "$cache.partial" >/dev/null
   touch "$cache.partial/.complete"
   rm -rf "$cache"
   mv "$cache.partial" "$cache"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole pipeline against a DuckDB peer doing the same work on the same files (issue: e2e).
 #
-# Usage: benches/e2e.sh [--patients N] [--seed S]   (default 1,000,000 patients, seed 1)
+# Usage: benches/e2e.sh [--patients N] [--seed S] [--gzip] [--memory-mb M]
+#   (default 1,000,000 patients, seed 1; plain CSV when the disk has room, else gzip)
 #   PHM_BIN=path uses that phm binary (else the release build, as the other benches).
 #
 # 1. A synthetic ICB from `phm synth` (default defect rate, so with defects), cached by patients
 #    and seed in $HOME/.cache/phm-bench/synth-<patients>-<seed> and reused; before generating,
-#    free disk is checked against 2.5x the set's size (about 4.8 GB of CSV per million patients).
+#    free disk is checked against the set and the outputs (benches/common.sh: 4.6 GB of CSV per
+#    million patients, 0.82 GB gzip-compressed, and about 1 GB of outputs). With --gzip, or when
+#    plain CSV would not fit (10M patients: 46 GB), the extracts are gzip-compressed
+#    (`phm synth --gzip`, cached in ...-gz): phm reads `.csv.gz` as it is, and so does DuckDB.
 #    The cache is not tied to the generator's version: remove the folder after changing it.
 # 2. phm: `phm run` end to end on a pipeline written here (for its figure and its manifest), then
 #    the stages as separate processes on the same pipeline (`phm ingest`, `phm link`,
@@ -26,24 +30,44 @@
 # 5. The table (per stage and in total, phm / DuckDB) and a dated row appended to
 #    benches/results/e2e.csv (machine, patients, seed, figures).
 # The CSVs are read once (by `phm run`) before the timed stages, so both sides read them from
-# the page cache. Everything but the cached set is in a temporary folder, removed at the end.
+# the page cache (as far as it holds them). Everything but the cached set is in a temporary
+# folder, removed at the end; each side's outputs are cut down to what the checks read as soon as
+# it has finished (untimed), so only one side's full outputs are on disk at a time.
+# --memory-mb: the query engines' memory limit, both sides (default 1536 MiB, phm's default
+# [link] memory_limit_mb; 8192 above 2M patients, as DataFusion 55's hash joins cannot spill
+# their build side, apache/datafusion#24768).
 set -euo pipefail
 patients=1000000
 seed=1
+format=
+memory_mb=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --patients) patients=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
+    --gzip) format=gz; shift ;;
+    --memory-mb) memory_mb=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-    *) echo "unknown argument \`$1\`; usage: benches/e2e.sh [--patients N] [--seed S]" >&2; exit 2 ;;
+    *) echo "unknown argument \`$1\`; usage: benches/e2e.sh [--patients N] [--seed S] [--gzip] [--memory-mb M]" >&2; exit 2 ;;
   esac
 done
 [[ $patients =~ ^[0-9]+$ && $seed =~ ^[0-9]+$ ]] || { echo "--patients and --seed take whole numbers" >&2; exit 2; }
 source "$(dirname "$0")/common.sh" "$patients"
 python=$(bash scripts/oracle-venv.sh | tail -n 1)
-memory_mb=1536   # phm's default [link] memory_limit_mb; DuckDB gets the same
+# Both sides get the same limit: phm's [link] memory_limit_mb, DuckDB's memory_limit.
+memory_mb=${memory_mb:-$( ((patients > 2000000)) && echo 8192 || echo 1536)}
+[[ $memory_mb =~ ^[0-9]+$ ]] || { echo "--memory-mb takes a whole number of MiB" >&2; exit 2; }
 peer=benches/peer
-cache=$(set_cache "$seed")
+# Plain CSV unless asked for gzip, or a plain set is neither cached nor fits on the disk.
+if [[ -z $format && ! -f $(set_cache "$seed")/.complete ]]; then
+  avail_kb=$(df -Pk "$HOME" | awk 'NR == 2 { print $4 }')
+  if [[ -f $(set_cache "$seed" gz)/.complete ]] ||
+    ((avail_kb < (4600000 + work_kb_per_million) * patients / 1000000)); then
+    format=gz
+    echo "using gzip-compressed extracts (plain CSV would need more disk than the $((avail_kb / 1000)) MB free)"
+  fi
+fi
+cache=$(set_cache "$seed" $format)
 
 # pipeline FILE: the pipeline both sides run (the demo's settings for a synthetic set).
 pipeline() {
@@ -71,19 +95,29 @@ stage() {
   echo "$label $wall $cpu $rss" >>"$tmp/timings.tsv"
 }
 
-cached_set "$seed"
+# prune DIR: cut a finished side's outputs down to what compare.py and report.py read.
+prune() {
+  find "$1" -type f ! -name '*.json' ! -path '*/linked/features.parquet' ! -path '*/scores/scores.parquet' -delete
+}
+
+cached_set "$seed" $format
 "$bin" key new --out "$tmp/bench.key" >/dev/null
 pipeline "$tmp/e2e.toml"
 mkdir -m 700 "$tmp/identifiable"
 echo "phm ($bin)"
 stage phm_run "$bin" run "$tmp/e2e.toml" --runs "$tmp/runs" --identifiable "$tmp/identifiable" --key "$tmp/bench.key"
+prune "$tmp/runs"
+rm -rf "$tmp/identifiable"
 stage phm_ingest "$bin" ingest --pipeline "$tmp/e2e.toml" --key "$tmp/bench.key" --out "$tmp/stages"
 stage phm_link "$bin" link --pipeline "$tmp/e2e.toml" --run "$tmp/stages"
 stage phm_score "$bin" score --pipeline "$tmp/e2e.toml" --run "$tmp/stages"
+prune "$tmp/stages"
+rm -rf "$tmp/stages-identifiable"
 echo "DuckDB peer ($("$python" -c 'import duckdb; print(duckdb.__version__)'))"
 stage peer_ingest "$python" $peer/ingest.py --pipeline "$tmp/e2e.toml" --key "$tmp/bench.key" --out "$tmp/peer"
 stage peer_link "$python" $peer/link.py --pipeline "$tmp/e2e.toml" --run "$tmp/peer"
 stage peer_score "$python" $peer/score.py --pipeline "$tmp/e2e.toml" --run "$tmp/peer"
+prune "$tmp/peer"
 
 checked=0
 "$python" $peer/compare.py --phm "$tmp/runs/latest" --peer "$tmp/peer" --label "phm run" || checked=1

@@ -41,6 +41,7 @@ the first line. The benchmark's check finds either, should a set contain it.
 
 import argparse
 import csv
+import gzip
 import sys
 import time
 from pathlib import Path
@@ -64,23 +65,35 @@ class Rejected(Exception):
     """A file phm would reject whole (its default, `on_rejected_file = "stop"`)."""
 
 
+def submitter(f: Path) -> str:
+    """The submitter a file's name gives: `<ODS>.csv` or gzip-compressed `<ODS>.csv.gz`."""
+    return f.name.removesuffix(".gz").removesuffix(".csv")
+
+
+# The same in DuckDB's SQL, on a `filename` column.
+SUBMITTER_SQL = "regexp_replace(parse_filename({}), '\\.csv(\\.gz)?$', '')"
+
+
 def discover(extracts: Path, contracts: dict) -> dict[str, list[Path]]:
-    """`<extract>/<ODS>.csv` files by extract; anything else is refused as phm refuses it."""
+    """`<extract>/<ODS>.csv` (or `.csv.gz`) files by extract; anything else is refused as phm
+    refuses it. DuckDB's CSV reader decompresses `.gz` itself."""
     found = {}
     for folder in sorted(p for p in extracts.iterdir() if p.is_dir()):
         if folder.name not in contracts:
             raise Rejected(f"{folder.name}/: no contract in schemas/ for this extract")
         files = sorted(p for p in folder.iterdir() if p.is_file())
         for f in files:
-            if f.suffix != ".csv" or f.stem == "":
-                raise Rejected(f"{folder.name}/{f.name}: not a `.csv` file named after its submitter")
+            if not f.name.endswith((".csv", ".csv.gz")) or submitter(f) == "":
+                raise Rejected(f"{folder.name}/{f.name}: not a `.csv` (or `.csv.gz`) file named after its submitter")
+        if len({submitter(f) for f in files}) != len(files):
+            raise Rejected(f"{folder.name}/: a submitter sent this extract twice (`.csv` and `.csv.gz`)")
         found[folder.name] = files
     return found
 
 
 def check_header(path: Path, names: list[str]) -> None:
     """phm's whole-file checks before rows: a header line, as text, with the contract's columns."""
-    with open(path, "rb") as f:
+    with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as f:
         line = f.readline()
     line = line.rstrip(b"\n").removeprefix(b"\xef\xbb\xbf").removesuffix(b"\r")
     if not line:
@@ -118,7 +131,7 @@ def validate(con, files: list[Path], rules: ContractSql) -> None:
     con.execute(f"""
         CREATE TEMP TABLE v_{x} AS
         WITH g AS (
-            SELECT parse_filename(filename, true) AS submitter, {', '.join(rules.fields())},
+            SELECT {SUBMITTER_SQL.format('filename')} AS submitter, {', '.join(rules.fields())},
                    count(*) AS n{first}
             FROM {source} GROUP BY ALL),
         ids AS ({rules.nhs_numbers('g')}),
@@ -133,7 +146,7 @@ def validate(con, files: list[Path], rules: ContractSql) -> None:
 def reader_rejects(con, x: str) -> dict[str, dict[str, int]]:
     """Rows DuckDB's reader refused, by submitter and phm reason (one reason a line)."""
     rows = con.execute(f"""
-        SELECT parse_filename(s.file_path, true), e.file_id, e.line, list(DISTINCT e.error_type)
+        SELECT {SUBMITTER_SQL.format('s.file_path')}, e.file_id, e.line, list(DISTINCT e.error_type)
         FROM rej_{x} e JOIN rejscan_{x} s USING (scan_id, file_id) GROUP BY ALL""").fetchall()
     out: dict[str, dict[str, int]] = {}
     for submitter, _, _, errors in rows:
@@ -225,16 +238,16 @@ def load_lookup(con, path: Path | None) -> None:
 
 def report(extract: str, files: list[Path], rows: list[tuple], rejects: dict) -> list[dict]:
     """Per-file reports in the shape of phm's ingest manifest (zero counts left out)."""
-    by = {f.stem: {"file": f"{extract}/{f.name}", "extract": extract, "submitter": f.stem,
-                   "rows_in": 0, "rows_out": 0, "quarantined": {}, "opted_out": {}} for f in files}
-    for submitter, kind, reason, n in rows:
-        r, n = by[submitter], int(n or 0)
+    by = {submitter(f): {"file": f"{extract}/{f.name}", "extract": extract, "submitter": submitter(f),
+                         "rows_in": 0, "rows_out": 0, "quarantined": {}, "opted_out": {}} for f in files}
+    for org, kind, reason, n in rows:
+        r, n = by[org], int(n or 0)
         if kind in ("rows_in", "rows_out"):
             r[kind] += n
         elif n:
             r[kind][reason] = r[kind].get(reason, 0) + n
-    for submitter, reasons in rejects.items():
-        r = by[submitter]
+    for org, reasons in rejects.items():
+        r = by[org]
         for reason, n in reasons.items():
             r["rows_in"] += n
             r["quarantined"][reason] = r["quarantined"].get(reason, 0) + n

@@ -71,7 +71,8 @@ def print_table(t: dict, run_manifest: dict, memory_mb: int) -> None:
           f" DuckDB SET memory_limit). total: wall and CPU summed, RSS the largest stage's.")
 
 
-def append_csv(path: Path, t: dict, args, m: dict, run_manifest: dict, rows_in: int, csv_bytes: int) -> None:
+def append_csv(path: Path, t: dict, args, m: dict, run_manifest: dict, rows_in: int, csv_bytes: int,
+               extract_files: str) -> None:
     fields = ["date", "nproc", "mem_gib", "cpu_model", "patients", "seed", "rows_in", "csv_bytes", "memory_mb",
               "phm_bin", "duckdb"]
     values = [dt.datetime.now().isoformat(timespec="seconds"), m["nproc"], m["mem_gib"], m["cpu_model"],
@@ -89,6 +90,8 @@ def append_csv(path: Path, t: dict, args, m: dict, run_manifest: dict, rows_in: 
     w, c, r = t["phm_run"]
     fields += ["phm_run_wall_s", "phm_run_cpu_s", "phm_run_rss_mib", "phm_run_timings"]
     values += [round(w, 2), round(c, 2), round(r), json.dumps(run_manifest.get("timings", {}), sort_keys=True)]
+    fields.append("extract_files")
+    values.append(extract_files)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", newline="") as f:
@@ -114,12 +117,16 @@ def main() -> None:
     run = Path(a.phm_run)
     run_manifest = json.loads((run / "manifest.json").read_text())
     rows_in = json.loads((run / "ingest-manifest.json").read_text())["totals"]["rows_in"]
-    csv_bytes = sum(f.stat().st_size for f in Path(a.extracts).glob("*/*.csv"))
+    # Bytes on disk: of the CSV files, or of the gzip-compressed ones (`extract_files` says which).
+    gz = sorted(Path(a.extracts).glob("*/*.csv.gz"))
+    extract_files = "csv.gz" if gz else "csv"
+    csv_bytes = sum(f.stat().st_size for f in gz or Path(a.extracts).glob("*/*.csv"))
     m = machine()
-    print(f"\n== {a.patients} patients (seed {a.seed}): {rows_in} rows, {csv_bytes / 1e6:.1f} MB of CSV; "
+    kind = "gzip-compressed CSV" if gz else "CSV"
+    print(f"\n== {a.patients} patients (seed {a.seed}): {rows_in} rows, {csv_bytes / 1e6:.1f} MB of {kind}; "
           f"{m['nproc']} cores, {m['mem_gib']} GiB, {m['cpu_model']}")
     print_table(t, run_manifest, a.memory_mb)
-    append_csv(Path(a.csv), t, a, m, run_manifest, rows_in, csv_bytes)
+    append_csv(Path(a.csv), t, a, m, run_manifest, rows_in, csv_bytes, extract_files)
 
 
 if __name__ == "__main__":

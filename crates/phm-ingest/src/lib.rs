@@ -27,10 +27,11 @@ pub mod pseudo;
 pub mod read;
 pub mod reuse;
 mod seen;
+pub mod source;
 pub mod validate;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
@@ -58,7 +59,7 @@ pub use phm_run::{IdentifiableRun, OnRejectedFile, RunLayout};
 /// What to ingest and where to put it.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    /// Folder holding `<extract>/<submitter ODS code>.csv`.
+    /// Folder holding `<extract>/<submitter ODS code>.csv` (or `.csv.gz`, gzip-compressed).
     pub extracts: PathBuf,
     /// Postcode lookup (`postcode,lsoa_code,imd_decile`); without one, postcodes become
     /// districts.
@@ -220,7 +221,7 @@ fn rejection(
     RejectedFile {
         file: rel,
         extract: extract.to_owned(),
-        submitter: name.strip_suffix(".csv").unwrap_or(name).to_owned(),
+        submitter: source::submitter(name).unwrap_or(name).to_owned(),
         problem: problem.into(),
         hint: hint.into(),
         bytes: 0,
@@ -255,25 +256,43 @@ fn discover(
             .collect();
         files.sort();
         let known = contracts.get(&extract).is_ok();
-        for path in files {
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let twice = |stem: &str| {
+            names
+                .iter()
+                .filter(|n| source::submitter(n) == Some(stem))
+                .count()
+                > 1
+        };
+        for (path, name) in files.into_iter().zip(&names) {
             let rel = format!("{extract}/{name}");
-            match name.strip_suffix(".csv") {
+            match source::submitter(name) {
                 _ if !known => rejected.push(rejection(
                     rel,
                     &extract,
-                    &name,
+                    name,
                     format!("no contract in schemas/ for an extract named `{extract}`"),
                     format!(
                         "known extracts are {}; move the file or add a contract",
                         contracts.names().join(", ")
                     ),
                 )),
-                Some(stem) if !stem.is_empty() => inputs.push(Input {
+                Some(stem) if known && twice(stem) => rejected.push(rejection(
+                    rel,
+                    &extract,
+                    name,
+                    format!("`{stem}` sent this extract twice (as `{stem}.csv` and `{stem}.csv.gz`)"),
+                    "keep the one file the submitter means and move the other out",
+                )),
+                Some(stem) => inputs.push(Input {
                     extract: extract.clone(),
                     submitter: stem.to_owned(),
                     bytes: fs::metadata(&path).map_or(0, |m| m.len()),
@@ -283,9 +302,9 @@ fn discover(
                 _ => rejected.push(rejection(
                     rel,
                     &extract,
-                    &name,
-                    "not a `.csv` file named after its submitter",
-                    "name each file `<ODS code of the submitter>.csv`",
+                    name,
+                    "not a `.csv` (or gzip-compressed `.csv.gz`) file named after its submitter",
+                    "name each file `<ODS code of the submitter>.csv`, or `.csv.gz` when compressed",
                 )),
             }
         }
@@ -464,10 +483,10 @@ fn reuse_files(
     Ok((reused, rest))
 }
 
-/// A file's size and physical lines (line ends, and one more for a last line without one);
-/// what cannot be read counts as nothing.
+/// A file's size and physical lines (line ends, and one more for a last line without one),
+/// of its CSV text (decompressed, for a `.csv.gz`); what cannot be read counts as nothing.
 fn measure(path: &Path) -> (u64, u64) {
-    let Ok(mut file) = File::open(path) else {
+    let Ok(mut file) = source::Source::open_unhashed(path) else {
         return (0, 0);
     };
     let mut buf = vec![0; 1 << 16];
@@ -499,12 +518,12 @@ fn collect_opt_outs(
         |input| -> Result<OptOuts, IngestError> {
             let mut found = OptOuts::default();
             if input.extract == events.extract() {
-                let file = File::open(&input.path).map_err(io(&input.path))?;
+                let file = source::Source::open_unhashed(&input.path).map_err(io(&input.path))?;
                 events
                     .scan(&input.submitter, file, &mut found)
                     .map_err(io(&input.path))?;
             } else if let Some(list) = national.filter(|c| c.name == input.extract) {
-                let file = File::open(&input.path).map_err(io(&input.path))?;
+                let file = source::Source::open_unhashed(&input.path).map_err(io(&input.path))?;
                 scan_national(list, input, extract_date, file, &mut found)
                     .map_err(io(&input.path))?;
             }
@@ -522,7 +541,7 @@ fn scan_national(
     contract: &Contract,
     input: &Input,
     extract_date: Day,
-    file: File,
+    file: source::Source,
     found: &mut OptOuts,
 ) -> std::io::Result<()> {
     let validator = Validator::new(contract, &input.submitter, extract_date);
@@ -635,13 +654,14 @@ fn process_file(
     let span = tracing::info_span!("ingest_file", file = %input.rel);
     let _enter = span.enter();
     let unreadable = |e: std::io::Error| {
-        reject(
-            input,
-            format!("cannot be read: {e}"),
-            "check the file exists and phm may read it",
-        )
+        let hint = if e.kind() == std::io::ErrorKind::InvalidData {
+            "ask the submitter to send the extract again"
+        } else {
+            "check the file exists and phm may read it"
+        };
+        reject(input, format!("cannot be read: {e}"), hint)
     };
-    let file = File::open(&input.path).map_err(unreadable)?;
+    let file = source::Source::open(&input.path).map_err(unreadable)?;
     let (mut reader, header) = read::LineReader::open(file).map_err(|e| match e {
         read::OpenError::Io(e) => unreadable(e),
         read::OpenError::Fault(read::FileFault::Empty) => reject(
@@ -745,7 +765,12 @@ fn process_file(
         drop((chunk, lines));
         reader.recycle(block);
     }
-    report.input_blake3 = reader.digest().to_hex().to_string();
+    report.input_blake3 = reader
+        .get_ref()
+        .digest()
+        .expect("extracts are opened hashed")
+        .to_hex()
+        .to_string();
     if let Some(wrong) = report
         .quarantined
         .get(Reason::WrongSubmitter.code())

@@ -22,7 +22,7 @@ pub struct RejectedFile {
     pub file: String,
     /// Extract name (the file's folder).
     pub extract: String,
-    /// Submitting organisation (the file's name without `.csv`).
+    /// Submitting organisation (the file's name without `.csv` or `.csv.gz`).
     pub submitter: String,
     /// What is wrong.
     pub problem: String,

@@ -65,6 +65,16 @@ pub struct SynthConfig {
     /// Other expected files delivered late: written as usual, but the delivery log
     /// `extracts/submissions.csv` dates them 40-120 days before the extract date.
     pub late_files: usize,
+    /// Write extracts gzip-compressed (`<ODS>.csv.gz`, about a fifth of the size) rather than
+    /// as plain CSV; the lookups, truth and logs stay plain.
+    pub gzip: bool,
+}
+
+impl SynthConfig {
+    /// The name ending of the extract files written.
+    pub fn extract_suffix(&self) -> &'static str {
+        if self.gzip { ".csv.gz" } else { ".csv" }
+    }
 }
 
 /// Why generation failed.
@@ -438,7 +448,7 @@ fn efi_category(p: &Patient, day: Day) -> usize {
 struct OutputFiles {
     root: PathBuf,
     /// Each file's path and writer (none for a missing file).
-    extracts: Vec<(PathBuf, Option<BufWriter<File>>)>,
+    extracts: Vec<(PathBuf, Option<BufWriter<Sink>>)>,
     crlf: Vec<bool>,
     lines: Vec<u64>,
     truth: Vec<BufWriter<File>>,
@@ -479,7 +489,7 @@ impl OutputFiles {
             let (extract, org) = index.describe(world, f);
             let rel = PathBuf::from("extracts")
                 .join(extract.name())
-                .join(format!("{org}.csv"));
+                .join(format!("{org}{}", world.cfg.extract_suffix()));
             let path = root.join(&rel);
             files.crlf.push(false);
             files.lines.push(1);
@@ -489,7 +499,15 @@ impl OutputFiles {
                 continue;
             }
             let file = File::create(&path).map_err(io_err(&path))?;
-            let mut w = BufWriter::with_capacity(1 << 16, file);
+            let sink = if world.cfg.gzip {
+                Sink::Gzip(Box::new(flate2::write::GzEncoder::new(
+                    file,
+                    flate2::Compression::fast(),
+                )))
+            } else {
+                Sink::Plain(file)
+            };
+            let mut w = BufWriter::with_capacity(1 << 16, sink);
             let mut rng = ChaCha8Rng::seed_from_u64(world.cfg.seed);
             rng.set_stream(u64::MAX - 1 - f as u64);
             let defects = world.cfg.defect_rate > 0.0 && extract != Extract::NationalOptOut;
@@ -572,11 +590,14 @@ impl OutputFiles {
         (oracle_auroc, knowable_auroc): (Option<f64>, Option<f64>),
         outcome_year: (f64, f64),
     ) -> Result<Summary, SynthError> {
+        let delivered = self.extracts.iter().filter(|(_, w)| w.is_some()).count();
         for (rel, w) in &mut self.extracts {
-            let Some(w) = w else { continue };
+            let Some(w) = w.take() else { continue };
             let path = self.root.join(&*rel);
-            w.flush().map_err(io_err(&path))?;
-            w.get_ref().sync_all().map_err(io_err(&path))?;
+            let sink = w.into_inner().map_err(|e| io_err(&path)(e.into_error()))?;
+            sink.finish()
+                .and_then(|file| file.sync_all())
+                .map_err(io_err(&path))?;
         }
         for w in &mut self.truth {
             w.flush().map_err(io_err(&self.root))?;
@@ -617,7 +638,7 @@ impl OutputFiles {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
-            files: self.extracts.iter().filter(|(_, w)| w.is_some()).count(),
+            files: delivered,
             missing_files: world.cfg.missing_files,
             late_files: world.cfg.late_files,
         };
@@ -669,4 +690,36 @@ fn write_metadata(world: &World, root: &Path, summary: &Summary) -> Result<(), S
     let path = root.join("synth.json");
     let text = serde_json::to_string_pretty(&meta).expect("JSON of plain values");
     fs::write(&path, text + "\n").map_err(io_err(&path))
+}
+
+/// An extract file being written: plain, or through a gzip encoder.
+enum Sink {
+    Plain(File),
+    Gzip(Box<flate2::write::GzEncoder<File>>),
+}
+
+impl Sink {
+    /// Write what is left (a gzip trailer) and hand back the file.
+    fn finish(self) -> std::io::Result<File> {
+        match self {
+            Sink::Plain(file) => Ok(file),
+            Sink::Gzip(encoder) => encoder.finish(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(file) => file.write(buf),
+            Sink::Gzip(encoder) => encoder.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(file) => file.flush(),
+            Sink::Gzip(encoder) => encoder.flush(),
+        }
+    }
 }

@@ -128,7 +128,7 @@ impl Plan {
         writeln!(log, "{LOG_HEADER}").map_err(io_err(&log_path))?;
         writeln!(truth, "{TRUTH_HEADER}").map_err(io_err(&truth_path))?;
         for (extract, org, f) in &files {
-            let file = format!("{extract}/{org}.csv");
+            let file = format!("{extract}/{org}{}", world.cfg.extract_suffix());
             let day = self.extract_date(world, *f).map(date::iso);
             if let Some(day) = &day {
                 writeln!(log, "{extract},{org},{file},{day}").map_err(io_err(&log_path))?;

@@ -80,6 +80,7 @@ pub fn synth(
         force: false,
         missing_files: 0,
         late_files: 0,
+        gzip: false,
     };
     phm_synth::generate(cfg, &|_| {}).expect("synthetic set generated")
 }

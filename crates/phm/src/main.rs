@@ -211,6 +211,10 @@ struct SynthArgs {
     /// in extracts/submissions.csv); listed in truth/submissions.csv.
     #[arg(long, default_value_t = 0)]
     late_files: usize,
+    /// Write the extracts gzip-compressed (`<ODS>.csv.gz`, about a fifth of the size), as
+    /// large extracts often arrive; `phm ingest` reads them as they are.
+    #[arg(long)]
+    gzip: bool,
     /// Output folder; it appears only when complete.
     #[arg(long)]
     out: PathBuf,
@@ -403,6 +407,7 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
         defect_rate: args.defect_rate,
         missing_files: args.missing_files,
         late_files: args.late_files,
+        gzip: args.gzip,
         out: args.out.clone(),
         force: args.force,
     };

@@ -3,6 +3,7 @@
 
 mod bad_files;
 mod codes;
+mod gzip;
 mod keys;
 mod quoting;
 mod rejected;

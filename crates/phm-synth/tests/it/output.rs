@@ -50,6 +50,7 @@ fn an_existing_folder_is_refused_unless_forced_and_no_partial_folder_is_left() {
         force: false,
         missing_files: 0,
         late_files: 0,
+        gzip: false,
     };
     let err = phm_synth::generate(cfg.clone(), &|_| {})
         .unwrap_err()
@@ -84,6 +85,7 @@ fn bad_settings_are_refused_with_the_flag_named() {
         force: false,
         missing_files: 0,
         late_files: 0,
+        gzip: false,
     };
     let err = phm_synth::generate(cfg.clone(), &|_| {})
         .unwrap_err()

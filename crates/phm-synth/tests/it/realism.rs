@@ -98,6 +98,7 @@ fn emergency_admissions_by_age_are_near_englands() {
         force: false,
         missing_files: 0,
         late_files: 0,
+        gzip: false,
     };
     let summary = phm_synth::generate(cfg, &|_| {}).unwrap();
     let s = &summary.stats;

@@ -22,6 +22,7 @@ fn generate(dir: &Path, missing: usize, late: usize) -> PathBuf {
             force: false,
             missing_files: missing,
             late_files: late,
+            gzip: false,
         },
         &|_| {},
     )
@@ -230,6 +231,7 @@ fn more_chosen_files_than_can_be_chosen_are_refused() {
         // 2 × 2 GP files, 9 acute and 3 others can be chosen: 16.
         missing_files: 10,
         late_files: 7,
+        gzip: false,
     };
     let err = phm_synth::generate(cfg.clone(), &|_| {})
         .unwrap_err()
@@ -241,6 +243,7 @@ fn more_chosen_files_than_can_be_chosen_are_refused() {
     phm_synth::generate(
         phm_synth::SynthConfig {
             late_files: 6,
+            gzip: false,
             ..cfg
         },
         &|_| {},

@@ -51,6 +51,7 @@ fn fixture() -> &'static Fixture {
                 defect_rate: phm_synth::params::DEFAULT_DEFECT_RATE,
                 missing_files: 2,
                 late_files: 2,
+                gzip: false,
                 out: set.clone(),
                 force: false,
             },

@@ -60,6 +60,7 @@ fn fixture() -> &'static Fixture {
             defect_rate: phm_synth::params::DEFAULT_DEFECT_RATE,
             missing_files: 0,
         late_files: 0,
+        gzip: false,
         out: set.clone(),
             force: false,
         };

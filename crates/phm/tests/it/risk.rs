@@ -65,6 +65,7 @@ fn fixture() -> &'static Fixture {
             defect_rate: phm_synth::params::DEFAULT_DEFECT_RATE,
             missing_files: 0,
             late_files: 0,
+            gzip: false,
             out: dir.path().join("set"),
             force: false,
         };
