@@ -1,8 +1,8 @@
 //! Shared test support for phm's crates (a dev-dependency only, never shipped).
 //!
-//! It owns three things tests need again and again: where the repository is, the Python
-//! oracle environment (built by `scripts/oracle-venv.sh`, the same script CI runs), and
-//! small synthetic sets made by `phm-synth`.
+//! It owns four things tests need again and again: where the repository is, the Python
+//! oracle environment (built by `scripts/oracle-venv.sh`, the same script CI runs), small
+//! synthetic sets made by `phm-synth`, and folders for fixtures a test binary shares.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,4 +101,33 @@ pub fn files_under(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A folder for a fixture a test binary's tests share. Such a fixture lives in a `static`,
+/// which is never dropped, so its folder would outlive the run (every run of the suite left
+/// hundreds of MB in the temporary folder). These folders are made under
+/// `<temp>/phm-test-fixtures/`, named after the process, and those whose process has ended
+/// are removed when the next one is made (on Linux, where `/proc` says which have ended).
+pub fn fixture_dir() -> tempfile::TempDir {
+    let root = std::env::temp_dir().join("phm-test-fixtures");
+    std::fs::create_dir_all(&root).expect("the temporary folder is writable");
+    let me = std::process::id();
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != me
+                && !proc.join(pid.to_string()).exists()
+            {
+                // Another binary may be removing it too; whatever is left goes next time.
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("{me}-"))
+        .tempdir_in(&root)
+        .expect("a fixture folder")
 }

@@ -90,7 +90,7 @@ pub struct Sample {
 pub fn sample() -> &'static Sample {
     static S: OnceLock<Sample> = OnceLock::new();
     S.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = phm_testkit::fixture_dir();
         let set = tmp.path().join("synth");
         phm_testkit::synth(&set, 2000, 10, 7, phm_synth::params::DEFAULT_DEFECT_RATE);
         let cfg = config(&set, tmp.path());

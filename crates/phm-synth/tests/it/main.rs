@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 pub fn sample() -> &'static Path {
     static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = phm_testkit::fixture_dir();
         let out = tmp.path().join("synth");
         phm_testkit::synth(&out, 2000, 10, 7, phm_synth::params::DEFAULT_DEFECT_RATE);
         (tmp, out)

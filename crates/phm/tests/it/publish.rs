@@ -39,7 +39,7 @@ fn csv_lines(path: &Path) -> Vec<Vec<String>> {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = phm_testkit::fixture_dir();
         let set = dir.path().join("set");
         phm_synth::generate(
             phm_synth::SynthConfig {

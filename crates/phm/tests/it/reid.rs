@@ -49,7 +49,7 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = phm_testkit::fixture_dir();
         let set = dir.path().join("set");
         let cfg = phm_synth::SynthConfig {
             patients: 3000,

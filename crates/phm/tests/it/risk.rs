@@ -53,7 +53,7 @@ fn run(dir: &Path, pipeline: &Path, key: &Path, runs: &str) -> PathBuf {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = phm_testkit::fixture_dir();
         // Six years of history, so that the back-test's fitting year (two years before the
         // reference date) has its look-backs filled, as a real ICB's would.
         let cfg = phm_synth::SynthConfig {

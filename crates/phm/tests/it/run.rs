@@ -20,7 +20,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = phm_testkit::fixture_dir();
         let set = dir.path().join("set");
         phm_testkit::synth(&set, 300, 3, 11, phm_synth::params::DEFAULT_DEFECT_RATE);
         let key = dir.path().join("k.key");

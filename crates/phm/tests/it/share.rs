@@ -92,7 +92,7 @@ fn pipeline_text(lsoas: &[String], epoch: u32) -> String {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = phm_testkit::fixture_dir();
         let key = dir.path().join("k.key");
         ok(phm().args(["key", "new", "--out"]).arg(&key));
         // The council: the three LSOAs with most patients in the generator's truth.

@@ -40,7 +40,7 @@ fn demo_run() -> &'static Path {
     static RUN: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
         std::sync::OnceLock::new();
     let (_, run) = RUN.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = phm_testkit::fixture_dir();
         let key = tmp.path().join("k.key");
         ok(phm().args(["key", "new", "--out"]).arg(&key));
         let identifiable = crate::common::private_dir(&tmp.path().join("identifiable"));
