@@ -13,7 +13,8 @@ use phm_run::{IdentifiableRun, OnRejectedFile, Pipeline, RunLayout};
 use crate::Outcome;
 
 pub const HELP: &str = "\
-Reads <extracts>/<extract>/<ODS code>.csv for every extract with a contract in schemas/, and writes:
+Reads <extracts>/<extract>/<ODS code>.csv (or .csv.gz, gzip-compressed, read as it is) for every
+extract with a contract in schemas/, and writes:
   <out>/pseudonymised/<extract>/<ODS code>.parquet   pseudonym instead of NHS number; identifiers dropped,
                                                      date of birth -> age and age band, postcode -> LSOA
   <out>/ingest-manifest.json                         per file: BLAKE3 hash, rows in/out/quarantined/opted out
@@ -48,7 +49,7 @@ pub struct IngestArgs {
     /// Pipeline definition (TOML) with dates, inputs and opt-out settings.
     #[arg(long)]
     pipeline: Option<PathBuf>,
-    /// Folder holding `<extract>/<ODS code>.csv`.
+    /// Folder holding `<extract>/<ODS code>.csv` (or `.csv.gz`).
     #[arg(long)]
     extracts: Option<PathBuf>,
     /// Postcode lookup CSV (`postcode,lsoa_code,imd_decile`).

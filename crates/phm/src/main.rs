@@ -164,7 +164,7 @@ enum KeyCommand {
 
 const SYNTH_HELP: &str = "\
 Writes, under --out:
-  extracts/<extract>/<ODS code>.csv   one file per extract and submitting organisation
+  extracts/<extract>/<ODS code>.csv   one file per extract and submitting organisation (.csv.gz with --gzip)
   lookups/postcode_lsoa.csv           postcode -> LSOA and IMD decile (ONS postcode directory shape)
   truth/                              what the pipeline should find; never read by the pipeline
   synth.json                          settings, extract date, row and defect counts
