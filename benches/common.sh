@@ -52,11 +52,11 @@ set_cache() {
   echo "$HOME/.cache/phm-bench/synth-$patients-$1${2:+-$2}"
 }
 
-# Disk a set needs per million patients, in KB: its extracts (4.6 GB of CSV, 0.82 GB gzip-compressed,
-# measured at 100,000 and 1M), and the outputs a bench keeps while it runs (one run's outputs
-# at a time, about 1 GB).
-set_kb_per_million() { [[ ${1:-} == gz ]] && echo 820000 || echo 4600000; }
-work_kb_per_million=1000000
+# Disk a set needs per million patients, in KB: 4.7 GB with plain CSV extracts, 1.15 GB with
+# gzip-compressed ones (0.75 GB of extracts and 0.35 GB of plain truth files; measured at 1M and
+# 10M), and the outputs a bench keeps while it runs (one run's outputs at a time, about 1.2 GB; 10M: 9 GB).
+set_kb_per_million() { [[ ${1:-} == gz ]] && echo 1150000 || echo 4700000; }
+work_kb_per_million=1200000
 
 # cached_set SEED [gz]: the synthetic set of $patients patients and SEED (default defect rate) in
 # $(set_cache SEED [gz]), generated if absent (`phm synth`, with `--gzip` for gz), after checking

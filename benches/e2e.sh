@@ -28,7 +28,8 @@
 #    against both `phm run`'s outputs and the separate stages'. Any difference is printed and the
 #    script exits 1 without printing ratios over different work.
 # 5. The table (per stage and in total, phm / DuckDB) and a dated row appended to
-#    benches/results/e2e.csv (machine, patients, seed, figures).
+#    benches/results/e2e.csv (machine, patients, seed, figures). If a peer stage fails, phm's
+#    figures alone, with the peer's error (column peer_failed), and exit status 3.
 # The CSVs are read once (by `phm run`) before the timed stages, so both sides read them from
 # the page cache (as far as it holds them). Everything but the cached set is in a temporary
 # folder, removed at the end; each side's outputs are cut down to what the checks read as soon as
@@ -62,7 +63,7 @@ peer=benches/peer
 if [[ -z $format && ! -f $(set_cache "$seed")/.complete ]]; then
   avail_kb=$(df -Pk "$HOME" | awk 'NR == 2 { print $4 }')
   if [[ -f $(set_cache "$seed" gz)/.complete ]] ||
-    ((avail_kb < (4600000 + work_kb_per_million) * patients / 1000000)); then
+    ((avail_kb < ($(set_kb_per_million) + work_kb_per_million) * patients / 1000000)); then
     format=gz
     echo "using gzip-compressed extracts (plain CSV would need more disk than the $((avail_kb / 1000)) MB free)"
   fi
@@ -97,7 +98,7 @@ stage() {
 
 # prune DIR: cut a finished side's outputs down to what compare.py and report.py read.
 prune() {
-  find "$1" -type f ! -name '*.json' ! -path '*/linked/features.parquet' ! -path '*/scores/scores.parquet' -delete
+  find "$1" -type f ! -name '*.json' \( -path '*/history/*' -o ! \( -path '*/linked/features.parquet' -o -path '*/scores/scores.parquet' \) \) -delete
 }
 
 cached_set "$seed" $format
@@ -114,9 +115,23 @@ stage phm_score "$bin" score --pipeline "$tmp/e2e.toml" --run "$tmp/stages"
 prune "$tmp/stages"
 rm -rf "$tmp/stages-identifiable"
 echo "DuckDB peer ($("$python" -c 'import duckdb; print(duckdb.__version__)'))"
-stage peer_ingest "$python" $peer/ingest.py --pipeline "$tmp/e2e.toml" --key "$tmp/bench.key" --out "$tmp/peer"
-stage peer_link "$python" $peer/link.py --pipeline "$tmp/e2e.toml" --run "$tmp/peer"
-stage peer_score "$python" $peer/score.py --pipeline "$tmp/e2e.toml" --run "$tmp/peer"
+# A peer stage that fails (at 10M DuckDB spills more than the disk holds) does not throw away
+# phm's figures: they are reported alone, with the peer's error, and the script exits 3.
+peer_failed=
+peer_stage() {
+  [[ -z $peer_failed ]] || return 0
+  if ! (stage "$@"); then
+    peer_failed="$1: $(grep -v $'^\t' "$tmp/$1.time" | grep -v '^Command exited' | grep -v '^ *$' | tail -n 1 | cut -c1-300)"
+  fi
+}
+peer_stage peer_ingest "$python" $peer/ingest.py --pipeline "$tmp/e2e.toml" --key "$tmp/bench.key" --out "$tmp/peer"
+peer_stage peer_link "$python" $peer/link.py --pipeline "$tmp/e2e.toml" --run "$tmp/peer"
+peer_stage peer_score "$python" $peer/score.py --pipeline "$tmp/e2e.toml" --run "$tmp/peer"
+if [[ -n $peer_failed ]]; then
+  "$python" $peer/report.py --timings "$tmp/timings.tsv" --phm-run "$tmp/runs/latest" --patients "$patients" \
+    --seed "$seed" --extracts "$cache/extracts" --memory-mb "$memory_mb" --phm-bin "$bin" --peer-failed "$peer_failed"
+  exit 3
+fi
 prune "$tmp/peer"
 
 checked=0

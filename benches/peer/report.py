@@ -1,17 +1,20 @@
 """Prints the end-to-end benchmark's table and appends a dated row to benches/results/e2e.csv.
 
 Usage: python benches/peer/report.py --timings T.tsv --phm-run RUN --patients N --seed S
-           --extracts DIR --memory-mb M [--phm-bin PATH] [--csv benches/results/e2e.csv]
+           --extracts DIR --memory-mb M [--phm-bin PATH] [--peer-failed REASON] [--csv benches/results/e2e.csv]
   T.tsv has one line per timed process: `label wall_seconds cpu_seconds peak_rss_kib`, labels
   phm_ingest, phm_link, phm_score, peer_ingest, peer_link, peer_score and phm_run. RUN is the
   `phm run` folder (its manifest's timings are shown beside the run's own figures).
-Run by benches/e2e.sh after its checks passed; it never decides whether the work matched.
+Run by benches/e2e.sh after its checks passed; it never decides whether the work matched. With
+--peer-failed (a peer stage did not complete, so nothing was checked), phm's figures are shown
+and recorded alone, with the reason, and no ratio.
 """
 
 import argparse
 import csv
 import datetime as dt
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 STAGES = ["ingest", "link", "score"]
+MISSING = (math.nan, math.nan, math.nan)
 
 
 def machine() -> dict:
@@ -40,8 +44,11 @@ def read_timings(path: Path) -> dict[str, tuple[float, float, float]]:
 
 
 def totals(t: dict, side: str) -> tuple[float, float, float]:
-    """Sum of the stages' wall and CPU time; the largest stage's peak RSS."""
-    rows = [t[f"{side}_{s}"] for s in STAGES]
+    """Sum of the stages' wall and CPU time; the largest stage's peak RSS (NaN when a stage did
+    not complete)."""
+    rows = [t.get(f"{side}_{s}", MISSING) for s in STAGES]
+    if any(math.isnan(r[0]) for r in rows):
+        return MISSING
     return sum(r[0] for r in rows), sum(r[1] for r in rows), max(r[2] for r in rows)
 
 
@@ -54,7 +61,7 @@ def print_table(t: dict, run_manifest: dict, memory_mb: int) -> None:
             f"{'RSS MiB':>8} | {'phm/DuckDB wall':>15} {'cpu':>6} {'RSS':>6}")
     print(head)
     print("-" * len(head))
-    rows = [(s, t[f"phm_{s}"], t[f"peer_{s}"]) for s in STAGES]
+    rows = [(s, t[f"phm_{s}"], t.get(f"peer_{s}", MISSING)) for s in STAGES]
     rows.append(("total", totals(t, "phm"), totals(t, "peer")))
     for name, a, b in rows:
         print(f"{name:<8} | {a[0]:>10.1f} {a[1]:>8.1f} {a[2]:>8.0f} | {b[0]:>13.1f} {b[1]:>8.1f} {b[2]:>8.0f} | "
@@ -77,21 +84,23 @@ def append_csv(path: Path, t: dict, args, m: dict, run_manifest: dict, rows_in: 
               "phm_bin", "duckdb"]
     values = [dt.datetime.now().isoformat(timespec="seconds"), m["nproc"], m["mem_gib"], m["cpu_model"],
               args.patients, args.seed, rows_in, csv_bytes, args.memory_mb, args.phm_bin, duckdb.__version__]
+    # A stage that did not complete is an empty cell, as is every ratio over it.
+    cell = lambda x, d: "" if math.isnan(x) else round(x, d)  # noqa: E731
     for side in ["phm", "peer"]:
         for s in STAGES + ["total"]:
-            w, c, r = totals(t, side) if s == "total" else t[f"{side}_{s}"]
+            w, c, r = totals(t, side) if s == "total" else t.get(f"{side}_{s}", MISSING)
             fields += [f"{side}_{s}_wall_s", f"{side}_{s}_cpu_s", f"{side}_{s}_rss_mib"]
-            values += [round(w, 2), round(c, 2), round(r)]
+            values += [cell(w, 2), cell(c, 2), cell(r, 0)]
     for s in STAGES + ["total"]:
         a = totals(t, "phm") if s == "total" else t[f"phm_{s}"]
-        b = totals(t, "peer") if s == "total" else t[f"peer_{s}"]
+        b = totals(t, "peer") if s == "total" else t.get(f"peer_{s}", MISSING)
         fields += [f"ratio_{s}_wall", f"ratio_{s}_cpu", f"ratio_{s}_rss"]
-        values += [round(ratio(a[0], b[0]), 3), round(ratio(a[1], b[1]), 3), round(ratio(a[2], b[2]), 3)]
+        values += [cell(ratio(a[0], b[0]), 3), cell(ratio(a[1], b[1]), 3), cell(ratio(a[2], b[2]), 3)]
     w, c, r = t["phm_run"]
     fields += ["phm_run_wall_s", "phm_run_cpu_s", "phm_run_rss_mib", "phm_run_timings"]
     values += [round(w, 2), round(c, 2), round(r), json.dumps(run_manifest.get("timings", {}), sort_keys=True)]
-    fields.append("extract_files")
-    values.append(extract_files)
+    fields += ["extract_files", "peer_failed"]
+    values += [extract_files, args.peer_failed]
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", newline="") as f:
@@ -111,6 +120,7 @@ def main() -> None:
     ap.add_argument("--extracts", required=True)
     ap.add_argument("--memory-mb", type=int, required=True)
     ap.add_argument("--phm-bin", default="", help="the phm binary measured (debug or release), for the record")
+    ap.add_argument("--peer-failed", default="", help="why the DuckDB peer did not complete (then no ratios)")
     ap.add_argument("--csv", default=str(Path(__file__).resolve().parents[1] / "results/e2e.csv"))
     a = ap.parse_args()
     t = read_timings(Path(a.timings))
@@ -125,6 +135,8 @@ def main() -> None:
     kind = "gzip-compressed CSV" if gz else "CSV"
     print(f"\n== {a.patients} patients (seed {a.seed}): {rows_in} rows, {csv_bytes / 1e6:.1f} MB of {kind}; "
           f"{m['nproc']} cores, {m['mem_gib']} GiB, {m['cpu_model']}")
+    if a.peer_failed:
+        print(f"the DuckDB peer did not complete: {a.peer_failed}\nphm's figures alone (nothing checked against the peer):")
     print_table(t, run_manifest, a.memory_mb)
     append_csv(Path(a.csv), t, a, m, run_manifest, rows_in, csv_bytes, extract_files)
 
